@@ -1,0 +1,252 @@
+"""`LongformerConfig`: the Hugging Face configuration, validated, read from and written to `config.json`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from typing import Any
+
+from .atomic import atomic_write_text
+
+# Every field of transformers' LongformerConfig (and of PreTrainedConfig that a Longformer uses), with
+# the Hugging Face default. The order is the order of `to_dict()`.
+_DEFAULTS: dict[str, Any] = {
+    "vocab_size": 30522,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "initializer_range": 0.02,
+    "layer_norm_eps": 1e-12,
+    "attention_window": 512,
+    "pad_token_id": 1,
+    "bos_token_id": 0,
+    "eos_token_id": 2,
+    "sep_token_id": 2,
+    "onnx_export": False,
+    "tie_word_embeddings": True,
+    "problem_type": None,
+    "output_attentions": False,
+    "output_hidden_states": False,
+    "return_dict": True,
+    "chunk_size_feed_forward": 0,
+    "architectures": None,
+    "torch_dtype": None,
+    # tf-longformer's own fields (ignored by transformers, kept in config.json):
+    # the static bound on global tokens per example used under XLA (see `layers/attention.py`).
+    "max_global_tokens": 64,
+    # recompute each layer's activations in the backward pass (saves memory, costs time).
+    "gradient_checkpointing": False,
+}
+
+_PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
+
+
+class LongformerConfig:
+    """Configuration of a Longformer model, field for field the Hugging Face `LongformerConfig`.
+
+    Unknown keyword arguments are kept as attributes and written back by `to_dict()` / `save_pretrained`,
+    so a `config.json` survives a round trip through this class unchanged.
+
+    Args:
+        vocab_size: int. Number of token ids.
+        hidden_size: int. Width of the hidden states; must be divisible by `num_attention_heads`.
+        num_hidden_layers: int. Number of transformer layers.
+        num_attention_heads: int. Heads per attention layer.
+        intermediate_size: int. Width of the feed-forward layer.
+        hidden_act: str. Feed-forward activation ("gelu", "gelu_new", "relu", "silu", "tanh", ...).
+        hidden_dropout_prob: float. Dropout on embeddings and sub-layer outputs.
+        attention_probs_dropout_prob: float. Dropout on attention probabilities.
+        max_position_embeddings: int. Rows of the position table (inputs may be 2 shorter, RoBERTa offset).
+        type_vocab_size: int. Number of token type ids.
+        initializer_range: float. Std of the truncated-normal initialiser.
+        layer_norm_eps: float. LayerNorm epsilon.
+        attention_window: int or list of int. Window (both sides together) per layer; each even and > 0.
+        num_labels: int. Outputs of classification heads (default 2, or the size of `id2label`).
+        id2label / label2id: dict. Label names, as in Hugging Face.
+        problem_type: str or None. "regression", "single_label_classification" or
+            "multi_label_classification" for sequence classification losses.
+        max_global_tokens: int. Static bound on global tokens per example under XLA (`jit_compile=True`);
+            eager and `tf.function` need no bound. Default 64.
+        gradient_checkpointing: bool. Recompute layer activations in the backward pass.
+
+    Example:
+        >>> config = LongformerConfig(hidden_size=64, num_attention_heads=4, attention_window=[8, 16])
+        >>> config.attention_window
+        [8, 16]
+    """
+
+    model_type = "longformer"
+
+    def __init__(self, **kwargs: Any) -> None:
+        id2label = kwargs.pop("id2label", None)
+        label2id = kwargs.pop("label2id", None)
+        num_labels = kwargs.pop("num_labels", None)
+        for key, default in _DEFAULTS.items():
+            setattr(self, key, kwargs.pop(key, copy.deepcopy(default)))
+        kwargs.pop("model_type", None)
+        kwargs.pop("transformers_version", None)
+        self._extra_keys = list(kwargs)
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+        if id2label is None:
+            id2label = {i: f"LABEL_{i}" for i in range(2 if num_labels is None else num_labels)}
+        self.id2label = {int(k): v for k, v in id2label.items()}
+        if num_labels is not None and num_labels != len(self.id2label):
+            self.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
+        self.label2id = (
+            {k: int(v) for k, v in label2id.items()}
+            if label2id is not None and len(label2id) == len(self.id2label)
+            else {v: k for k, v in self.id2label.items()}
+        )
+        if isinstance(self.attention_window, tuple):
+            self.attention_window = list(self.attention_window)
+        self.validate()
+
+    # --- derived values -------------------------------------------------------------------------
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label)
+
+    @num_labels.setter
+    def num_labels(self, value: int) -> None:
+        self.id2label = {i: f"LABEL_{i}" for i in range(value)}
+        self.label2id = {v: k for k, v in self.id2label.items()}
+
+    @property
+    def layer_attention_windows(self) -> list[int]:
+        """The attention window of every layer, as a list of `num_hidden_layers` ints."""
+        if isinstance(self.attention_window, int):
+            return [self.attention_window] * self.num_hidden_layers
+        return list(self.attention_window)
+
+    @property
+    def padding_multiple(self) -> int:
+        """Inputs are padded to a multiple of this length (the largest window), as transformers does."""
+        return max(self.layer_attention_windows)
+
+    @property
+    def max_sequence_length(self) -> int:
+        """Longest input the position table allows (RoBERTa position ids start at `pad_token_id + 1`)."""
+        return self.max_position_embeddings - (self.pad_token_id or 0) - 1
+
+    # --- validation -----------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Raise `ValueError` with a fix-it message if the configuration cannot describe a model."""
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) is not divisible by num_attention_heads "
+                f"({self.num_attention_heads}); choose a head count that divides the hidden size."
+            )
+        window = self.attention_window
+        if isinstance(window, list):
+            if len(window) != self.num_hidden_layers:
+                raise ValueError(
+                    f"attention_window has {len(window)} entries but num_hidden_layers is "
+                    f"{self.num_hidden_layers}; give one window per layer or a single int."
+                )
+            windows = window
+        elif isinstance(window, int) and not isinstance(window, bool):
+            windows = [window]
+        else:
+            raise ValueError(f"attention_window must be an int or a list of ints, got {window!r}.")
+        for i, w in enumerate(windows):
+            if not isinstance(w, int) or isinstance(w, bool) or w <= 0 or w % 2:
+                where = f" (layer {i})" if isinstance(window, list) else ""
+                raise ValueError(
+                    f"attention_window{where} must be a positive even int (it counts both sides of a "
+                    f"token), got {w!r}; for example 512."
+                )
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size", "max_global_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            value = getattr(self, name)
+            if not 0.0 <= float(value) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}.")
+        if self.problem_type not in _PROBLEM_TYPES:
+            raise ValueError(f"problem_type must be one of {_PROBLEM_TYPES}, got {self.problem_type!r}.")
+        if self.pad_token_id is None or not 0 <= self.pad_token_id < self.vocab_size:
+            raise ValueError(
+                f"pad_token_id ({self.pad_token_id}) must be a token id in [0, vocab_size={self.vocab_size})."
+            )
+        if self.max_sequence_length <= 0:
+            raise ValueError(
+                f"max_position_embeddings ({self.max_position_embeddings}) leaves no room for tokens after "
+                f"the RoBERTa offset (pad_token_id + 1 = {self.pad_token_id + 1})."
+            )
+
+    # --- (de)serialisation ----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a JSON-ready dict in Hugging Face's `config.json` layout."""
+        out: dict[str, Any] = {"model_type": self.model_type}
+        for key in _DEFAULTS:
+            out[key] = copy.deepcopy(getattr(self, key))
+        out["id2label"] = {str(k): v for k, v in self.id2label.items()}
+        out["label2id"] = dict(self.label2id)
+        for key in self._extra_keys:
+            out[key] = copy.deepcopy(getattr(self, key))
+        return out
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **overrides: Any) -> LongformerConfig:
+        """Build from a `config.json`-style dict; `overrides` win over its entries."""
+        merged = dict(config_dict)
+        model_type = merged.get("model_type", "longformer")
+        if model_type != "longformer":
+            raise ValueError(
+                f"config.json describes a {model_type!r} model, not 'longformer'. To turn a RoBERTa or BERT "
+                "checkpoint into a Longformer use `tf-longformer elongate`."
+            )
+        merged.update(overrides)
+        return cls(**merged)
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    def save_pretrained(self, save_directory: str | os.PathLike) -> None:
+        """Write `config.json` (atomically) into `save_directory`."""
+        os.makedirs(save_directory, exist_ok=True)
+        atomic_write_text(os.path.join(save_directory, "config.json"), self.to_json_string())
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, **overrides: Any) -> LongformerConfig:
+        """Read `config.json` from a folder, a file, or a Hugging Face hub id (cache first).
+
+        Args:
+            name_or_path: folder holding `config.json`, the file itself, or a hub id.
+            **overrides: fields that replace those in the file.
+
+        Returns:
+            LongformerConfig.
+        """
+        from .hub import resolve_model_folder  # late import: hub access only when asked for
+
+        path = os.fspath(name_or_path)
+        if os.path.isfile(path):
+            config_file = path
+        else:
+            config_file = os.path.join(resolve_model_folder(path, need=("config.json",)), "config.json")
+        try:
+            with open(config_file, encoding="utf-8") as f:
+                config_dict = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{config_file} is not valid JSON ({err}); re-download or re-save the config.") from err
+        return cls.from_dict(config_dict, **overrides)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LongformerConfig) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"LongformerConfig {self.to_json_string()}"

@@ -1,0 +1,76 @@
+"""Where the global tokens are: slot indices computed once per forward pass and shared by every layer.
+
+Global tokens are addressed through `G` *slots*: slot `s` of example `b` holds the position of the
+`s`-th global token of that example (in increasing position order, as transformers orders them).
+`G` is the largest number of global tokens in the batch (eager and `tf.function`: exact shapes, as the
+reference) or, under XLA, the static bound `config.max_global_tokens` (clipped to the sequence
+length). Slots past an example's own count are invalid and masked everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from .xla import in_xla_context
+
+
+class GlobalSlots(NamedTuple):
+    """Index tensors describing the global tokens of a batch.
+
+    Attributes:
+        positions: `(batch, G)` int32, the position of each slot's token (0 for invalid slots).
+        valid: `(batch, G)` bool, whether the slot holds a global token.
+        slot_of_token: `(batch, seq)` int32, for a global token the slot that holds it (else 0).
+        is_global: `(batch, seq)` bool.
+        count: `(batch,)` int32, global tokens per example.
+        overflow: `(batch,)` bool, examples with more global tokens than slots (only possible under XLA).
+    """
+
+    positions: tf.Tensor
+    valid: tf.Tensor
+    slot_of_token: tf.Tensor
+    is_global: tf.Tensor
+    count: tf.Tensor
+    overflow: tf.Tensor
+
+    @property
+    def num_slots(self) -> tf.Tensor | int:
+        """`G`: a Python int when static (XLA), else a scalar tensor."""
+        static = self.positions.shape[1]
+        return static if static is not None else tf.shape(self.positions)[1]
+
+
+def compute_global_slots(is_global: tf.Tensor, max_global_tokens: int) -> GlobalSlots:
+    """Build the `GlobalSlots` of a `(batch, seq)` boolean mask of global tokens.
+
+    Args:
+        is_global: `(batch, seq)` bool.
+        max_global_tokens: the static bound used under XLA.
+
+    Returns:
+        GlobalSlots.
+    """
+    is_global = tf.convert_to_tensor(is_global, tf.bool)
+    as_int = tf.cast(is_global, tf.int32)
+    count = tf.reduce_sum(as_int, axis=1)
+    seq_len = is_global.shape[1] if is_global.shape[1] is not None else tf.shape(is_global)[1]
+    if in_xla_context():
+        if isinstance(seq_len, int):
+            num_slots: tf.Tensor | int = min(max_global_tokens, seq_len)
+        else:  # pragma: no cover - XLA always has static shapes
+            num_slots = tf.minimum(max_global_tokens, seq_len)
+    else:
+        num_slots = tf.reduce_max(tf.concat([count, [0]], axis=0))
+    # Earlier global tokens get larger keys, so top_k lists them first in position order.
+    positions_range = tf.range(tf.shape(is_global)[1], dtype=tf.int32)
+    order_key = as_int * (tf.shape(is_global)[1] - positions_range)[None, :]
+    _, positions = tf.math.top_k(order_key, k=num_slots, sorted=True)
+    positions = tf.cast(positions, tf.int32)
+    valid = tf.range(num_slots, dtype=tf.int32)[None, :] < count[:, None]
+    positions = tf.where(valid, positions, tf.zeros_like(positions))
+    last_slot = tf.maximum(tf.cast(num_slots, tf.int32) - 1, 0)
+    slot_of_token = tf.where(is_global, tf.minimum(tf.cumsum(as_int, axis=1) - 1, last_slot), 0)
+    overflow = count > num_slots
+    return GlobalSlots(positions, valid, slot_of_token, is_global, count, overflow)

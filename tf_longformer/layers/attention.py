@@ -1,0 +1,208 @@
+"""Longformer self-attention: a sliding window for every token plus full attention for global tokens.
+
+Matches transformers' `LongformerSelfAttention` (PyTorch) number for number:
+
+* local rows: each token attends to its window (`layers/sliding_window.py` explains the block layout)
+  and to every global token through `G` extra columns placed *before* the window columns; global and
+  padded tokens are removed from the window (they are reached through the global columns, or not at all);
+* global rows: each global token attends to every non-padded token with its own projections
+  `query_global`, `key_global`, `value_global`, and that output replaces its local one;
+* padded query rows get zero probabilities; softmax runs in float32 whatever the compute dtype.
+
+`G` and the slot tensors come from `global_attention.compute_global_slots`, computed once per forward.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..global_attention import GlobalSlots
+from .sliding_window import band_mask, skew_to_band, sliding_windows, to_blocks
+
+_NEG = np.finfo(np.float32).min  # masked score, as transformers uses torch.finfo(float32).min
+
+
+@keras.saving.register_keras_serializable(package="tf_longformer")
+class LongformerSelfAttention(keras.layers.Layer):
+    """Sliding-window + global self-attention of one layer.
+
+    Args:
+        hidden_size: int. Model width.
+        num_attention_heads: int. Heads.
+        attention_window: int. Window of this layer (both sides; even).
+        attention_probs_dropout_prob: float. Dropout on attention probabilities.
+        kernel_initializer: initializer of the projections.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_attention_heads: int,
+        attention_window: int,
+        attention_probs_dropout_prob: float = 0.0,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.num_attention_heads = num_attention_heads
+        self.head_dim = hidden_size // num_attention_heads
+        self.attention_window = attention_window
+        self.one_sided = attention_window // 2
+        self.attention_probs_dropout_prob = attention_probs_dropout_prob
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+        # === Layers ===
+        def projection(name: str) -> keras.layers.Dense:
+            return keras.layers.Dense(
+                hidden_size, kernel_initializer=self.kernel_initializer, name=name, dtype=self.dtype_policy
+            )
+
+        self.query = projection("query")
+        self.key = projection("key")
+        self.value = projection("value")
+        self.query_global = projection("query_global")
+        self.key_global = projection("key_global")
+        self.value_global = projection("value_global")
+        self.dropout = keras.layers.Dropout(attention_probs_dropout_prob, dtype=self.dtype_policy)
+
+    def build(self, input_shape) -> None:
+        for dense in (self.query, self.key, self.value, self.query_global, self.key_global, self.value_global):
+            dense.build((None, None, self.hidden_size))
+        self.built = True
+
+    def hf_weights(self) -> dict:
+        """PyTorch parameter names (relative to `attention.self.`) → (variable, transpose)."""
+        out = {}
+        for name in ("query", "key", "value", "query_global", "key_global", "value_global"):
+            dense = getattr(self, name)
+            out[f"{name}.weight"] = (dense.kernel, True)
+            out[f"{name}.bias"] = (dense.bias, False)
+        return out
+
+    def _heads(self, x: tf.Tensor) -> tf.Tensor:
+        """`(batch, n, hidden)` → `(batch, n, heads, head_dim)`."""
+        shape = tf.shape(x)
+        out = tf.reshape(x, tf.stack([shape[0], shape[1], self.num_attention_heads, self.head_dim]))
+        out.set_shape([x.shape[0], x.shape[1], self.num_attention_heads, self.head_dim])
+        return out
+
+    def call(
+        self,
+        hidden_states: tf.Tensor,
+        is_index_masked: tf.Tensor,
+        slots: GlobalSlots,
+        output_attentions: bool = False,
+        training: bool | None = None,
+    ):
+        """Attend.
+
+        Args:
+            hidden_states: `(batch, n, hidden)`, `n` a multiple of the model's largest window.
+            is_index_masked: `(batch, n)` bool, padding.
+            slots: the batch's `GlobalSlots`.
+            output_attentions: also return the probabilities.
+            training: dropout on.
+
+        Returns:
+            `(output, local_probs, global_probs)`: output `(batch, n, hidden)`; when
+            `output_attentions`, local probs `(batch, heads, n, G + window + 1)` and global probs
+            `(batch, heads, n, G)`, else `None`s.
+        """
+        w = self.one_sided
+        scale = 1.0 / math.sqrt(self.head_dim)
+        compute_dtype = hidden_states.dtype
+        n = tf.shape(hidden_states)[1]
+        is_global = slots.is_global
+
+        query = self._heads(self.query(hidden_states) * tf.cast(scale, compute_dtype))
+        key = self._heads(self.key(hidden_states))
+        value = self._heads(self.value(hidden_states))
+
+        # --- pad to a multiple of this layer's block size `w` (no-op when windows divide each other)
+        pad = (w - n % w) % w
+        seq_pad = [[0, 0], [0, pad], [0, 0], [0, 0]]
+        query_b = to_blocks(tf.pad(query, seq_pad), w)  # (b, c, w, h, d)
+        key_win = sliding_windows(to_blocks(tf.pad(key, seq_pad), w))  # (b, c, 3w, h, d)
+        value_win = sliding_windows(to_blocks(tf.pad(value, seq_pad), w))
+        query_masked_b = to_blocks(tf.pad(is_index_masked, [[0, 0], [0, pad]], constant_values=True), w)
+        # keys outside the window: global or padded (transformers: attention_mask != 0), or past the end
+        key_kept = tf.logical_not(tf.logical_or(is_index_masked, is_global))
+        key_kept_win = sliding_windows(to_blocks(tf.pad(key_kept, [[0, 0], [0, pad]]), w), pad_value=False)
+
+        # --- local scores (b, c, h, w, 3w)
+        scores = tf.cast(tf.einsum("bcqhd,bckhd->bchqk", query_b, key_win), tf.float32)
+        keep = tf.logical_and(band_mask(w)[None, None, :, :], key_kept_win[:, :, None, :])  # (b, c, w, 3w)
+        scores = tf.where(keep[:, :, None], scores, _NEG)
+
+        # --- scores against the global tokens' (local) keys, in front of the band: (b, c, h, w, G)
+        key_global_cols = tf.gather(key, slots.positions, batch_dims=1)  # (b, G, h, d)
+        value_global_cols = tf.gather(value, slots.positions, batch_dims=1)
+        global_scores = tf.cast(tf.einsum("bcqhd,bghd->bchqg", query_b, key_global_cols), tf.float32)
+        global_scores = tf.where(slots.valid[:, None, None, None, :], global_scores, _NEG)
+
+        probs = tf.nn.softmax(tf.concat([global_scores, scores], axis=-1), axis=-1)
+        probs = tf.where(query_masked_b[:, :, None, :, None], 0.0, probs)
+        probs = self.dropout(tf.cast(probs, compute_dtype), training=training)
+        num_slots = slots.num_slots
+        probs_global, probs_band = probs[..., :num_slots], probs[..., num_slots:]
+
+        local_out = tf.einsum("bchqk,bckhd->bcqhd", probs_band, value_win) + tf.einsum(
+            "bchqg,bghd->bcqhd", probs_global, value_global_cols
+        )
+        local_out = tf.reshape(local_out, tf.stack([tf.shape(local_out)[0], -1, self.hidden_size]))[:, :n]
+
+        # --- global rows: full attention with the *_global projections
+        global_out, global_probs = self._global_rows(hidden_states, is_index_masked, slots, training)
+        rows_from_slots = tf.gather(global_out, slots.slot_of_token, batch_dims=1)  # (b, n, hidden)
+        output = tf.where(is_global[:, :, None], rows_from_slots, local_out)
+        output.set_shape(hidden_states.shape)
+
+        if not output_attentions:
+            return output, None, None
+        return output, self._local_probs_for_output(probs_global, probs_band, is_global, n), global_probs
+
+    def _global_rows(self, hidden_states, is_index_masked, slots: GlobalSlots, training):
+        """Outputs `(b, G, hidden)` of the global tokens and their probabilities `(b, h, n, G)`."""
+        scale = 1.0 / math.sqrt(self.head_dim)
+        compute_dtype = hidden_states.dtype
+        global_hidden = tf.gather(hidden_states, slots.positions, batch_dims=1)  # (b, G, hidden)
+        query = self._heads(self.query_global(global_hidden) * tf.cast(scale, compute_dtype))
+        key = self._heads(self.key_global(hidden_states))
+        value = self._heads(self.value_global(hidden_states))
+        scores = tf.cast(tf.einsum("bghd,bnhd->bhgn", query, key), tf.float32)
+        keep = tf.logical_and(slots.valid[:, None, :, None], tf.logical_not(is_index_masked)[:, None, None, :])
+        probs = tf.nn.softmax(tf.where(keep, scores, _NEG), axis=-1)
+        probs = self.dropout(tf.cast(probs, compute_dtype), training=training)
+        out = tf.einsum("bhgn,bnhd->bghd", probs, value)
+        out = tf.reshape(out, tf.stack([tf.shape(out)[0], -1, self.hidden_size]))
+        # (b, h, n, G); slots past the batch's largest count exist only under XLA: report them as zeros
+        batch_max = tf.reduce_max(tf.concat([slots.count, [0]], axis=0))
+        used = tf.range(tf.shape(probs)[2]) < batch_max
+        global_probs = tf.where(used[None, None, None, :], tf.transpose(probs, [0, 1, 3, 2]), 0.0)
+        return out, global_probs
+
+    def _local_probs_for_output(self, probs_global, probs_band, is_global, n):
+        """`(b, h, n, G + 2w + 1)` in transformers' layout; rows of global tokens are zero, as there."""
+        w = self.one_sided
+        band = skew_to_band(probs_band, w)  # (b, c, h, w, 2w+1)
+        local = tf.concat([probs_global, band], axis=-1)  # (b, c, h, w, G+2w+1)
+        local = tf.transpose(local, [0, 2, 1, 3, 4])
+        shape = tf.shape(local)
+        local = tf.reshape(local, tf.stack([shape[0], shape[1], shape[2] * shape[3], shape[4]]))[:, :, :n]
+        return tf.where(is_global[:, None, :, None], tf.zeros((), local.dtype), local)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            hidden_size=self.hidden_size,
+            num_attention_heads=self.num_attention_heads,
+            attention_window=self.attention_window,
+            attention_probs_dropout_prob=self.attention_probs_dropout_prob,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+        )
+        return config

@@ -1,0 +1,221 @@
+"""The Longformer encoder shared by every model: embeddings, layers, optional pooler.
+
+It owns the steps that transformers' `LongformerModel.forward` performs around the layers: merging the
+attention and global-attention masks, padding to a multiple of the largest window, RoBERTa position
+ids, input validation, and un-padding every output.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..configuration import LongformerConfig
+from ..global_attention import compute_global_slots
+from ..input_checks import (
+    InvalidInputError,
+    check_index_range,
+    check_same_shape,
+    check_sequence_length,
+)
+from ..layers.embeddings import LongformerEmbeddings
+from ..layers.transformer_layer import LongformerLayer
+from ..modeling_outputs import TFLongformerBaseModelOutputWithPooling
+
+
+def _static_or_dynamic(tensor: tf.Tensor, axis: int):
+    dim = tensor.shape[axis]
+    return dim if dim is not None else tf.shape(tensor)[axis]
+
+
+@keras.saving.register_keras_serializable(package="tf_longformer")
+class TFLongformerMainLayer(keras.layers.Layer):
+    """Embeddings + `num_hidden_layers` Longformer layers (+ pooler), transformers' `LongformerModel`.
+
+    Args:
+        config: LongformerConfig or its dict.
+        add_pooling_layer: bool. Build the pooler (dense + tanh on the first token).
+    """
+
+    def __init__(self, config: LongformerConfig | dict, add_pooling_layer: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.config = config if isinstance(config, LongformerConfig) else LongformerConfig(**config)
+        self.add_pooling_layer = add_pooling_layer
+        c = self.config
+        init = keras.initializers.TruncatedNormal(stddev=c.initializer_range)
+
+        # === Layers ===
+        self.embeddings = LongformerEmbeddings(
+            c.vocab_size, c.hidden_size, c.max_position_embeddings, c.type_vocab_size, c.layer_norm_eps,
+            c.hidden_dropout_prob, c.initializer_range, name="embeddings", dtype=self.dtype_policy,
+        )
+        self.encoder_layers = [
+            LongformerLayer(
+                c.hidden_size, c.num_attention_heads, c.intermediate_size, window, c.hidden_act,
+                c.hidden_dropout_prob, c.attention_probs_dropout_prob, c.layer_norm_eps, c.initializer_range,
+                name=f"layer_{i}", dtype=self.dtype_policy,
+            )
+            for i, window in enumerate(c.layer_attention_windows)
+        ]
+        self.pooler = (
+            keras.layers.Dense(c.hidden_size, activation="tanh", kernel_initializer=init, name="pooler",
+                               dtype=self.dtype_policy)
+            if add_pooling_layer
+            else None
+        )
+
+    def build(self, input_shape=None) -> None:
+        self.embeddings.build()
+        for layer in self.encoder_layers:
+            layer.build()
+        if self.pooler is not None:
+            self.pooler.build((None, self.config.hidden_size))
+        self.built = True
+
+    def hf_weights(self) -> dict:
+        """PyTorch parameter names of `LongformerModel` → (variable, transpose)."""
+        out = {f"embeddings.{k}": v for k, v in self.embeddings.hf_weights().items()}
+        for i, layer in enumerate(self.encoder_layers):
+            out.update({f"encoder.layer.{i}.{k}": v for k, v in layer.hf_weights().items()})
+        if self.pooler is not None:
+            out["pooler.dense.weight"] = (self.pooler.kernel, True)
+            out["pooler.dense.bias"] = (self.pooler.bias, False)
+        return out
+
+    @property
+    def word_embeddings(self) -> keras.Variable:
+        return self.embeddings.word_embeddings.embeddings
+
+    # --- forward ----------------------------------------------------------------------------------
+
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        global_attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        training: bool | None = None,
+    ) -> TFLongformerBaseModelOutputWithPooling:
+        c = self.config
+        if (input_ids is None) == (inputs_embeds is None):
+            raise InvalidInputError(
+                "Give exactly one of input_ids and inputs_embeds "
+                f"(got {'both' if input_ids is not None else 'neither'})."
+            )
+        if input_ids is not None:
+            input_ids = tf.convert_to_tensor(input_ids)
+            if input_ids.dtype not in (tf.int32, tf.int64):
+                raise InvalidInputError(f"input_ids must be int32 or int64 token ids, got {input_ids.dtype.name}.")
+            if input_ids.shape.rank != 2:
+                raise InvalidInputError(
+                    f"input_ids must have shape (batch, sequence_length), got rank {input_ids.shape.rank} "
+                    f"({input_ids.shape}); add a batch axis with input_ids[None]."
+                )
+            input_ids = tf.cast(input_ids, tf.int32)
+            shape_source, shape_name = input_ids, "input_ids"
+        else:
+            inputs_embeds = tf.convert_to_tensor(inputs_embeds)
+            if inputs_embeds.shape.rank != 3 or inputs_embeds.shape[-1] not in (None, c.hidden_size):
+                raise InvalidInputError(
+                    f"inputs_embeds must have shape (batch, sequence_length, {c.hidden_size}), got "
+                    f"{inputs_embeds.shape}."
+                )
+            shape_source, shape_name = inputs_embeds[:, :, 0], "inputs_embeds[..., 0]"
+        for name, tensor in (("attention_mask", attention_mask), ("global_attention_mask", global_attention_mask),
+                             ("token_type_ids", token_type_ids), ("position_ids", position_ids)):
+            check_same_shape(shape_source, tensor, shape_name, name)
+
+        batch = _static_or_dynamic(shape_source, 0)
+        seq_len = _static_or_dynamic(shape_source, 1)
+        check_sequence_length(seq_len, c.max_sequence_length)
+        shape = tf.shape(shape_source)
+
+        bad_rows = tf.zeros(shape[:1], tf.bool)
+        if input_ids is not None:
+            bad_rows |= check_index_range(
+                input_ids, c.vocab_size, "input_ids",
+                f"this model's vocabulary has {c.vocab_size} ids: use the tokenizer that belongs to the model.",
+            )
+        attention_mask = tf.ones(shape, tf.int32) if attention_mask is None else tf.cast(attention_mask, tf.int32)
+        token_type_ids = tf.zeros(shape, tf.int32) if token_type_ids is None else tf.cast(token_type_ids, tf.int32)
+        bad_rows |= check_index_range(
+            token_type_ids, c.type_vocab_size, "token_type_ids",
+            f"this model has {c.type_vocab_size} token type(s); RoBERTa-style models use only 0.",
+        )
+        if global_attention_mask is not None:
+            # 0 padding, 1 local, 2 global (transformers' _merge_to_attention_mask)
+            attention_mask = attention_mask * (tf.cast(global_attention_mask, tf.int32) + 1)
+        if position_ids is None:
+            position_ids = self._default_position_ids(input_ids, shape)
+        else:
+            position_ids = tf.cast(position_ids, tf.int32)
+            bad_rows |= check_index_range(
+                position_ids, c.max_position_embeddings, "position_ids",
+                f"the position table has {c.max_position_embeddings} rows.",
+            )
+        safe_ids = None if input_ids is None else tf.clip_by_value(input_ids, 0, c.vocab_size - 1)
+        token_type_ids = tf.clip_by_value(token_type_ids, 0, c.type_vocab_size - 1)
+        position_ids = tf.clip_by_value(position_ids, 0, c.max_position_embeddings - 1)
+
+        # --- pad to a multiple of the largest window
+        multiple = c.padding_multiple
+        pad_len = (multiple - seq_len % multiple) % multiple
+        pad2 = [[0, 0], [0, pad_len]]
+        attention_mask = tf.pad(attention_mask, pad2)
+        token_type_ids = tf.pad(token_type_ids, pad2)
+        position_ids = tf.pad(position_ids, pad2, constant_values=c.pad_token_id)
+        if safe_ids is not None:
+            safe_ids = tf.pad(safe_ids, pad2, constant_values=c.pad_token_id)
+        else:
+            pad_embedding = tf.cast(tf.gather(self.word_embeddings, [c.pad_token_id]), inputs_embeds.dtype)
+            filler = tf.tile(pad_embedding[None], tf.stack([batch, pad_len, 1]))
+            inputs_embeds = tf.concat([inputs_embeds, filler], axis=1)
+
+        hidden = self.embeddings(safe_ids, position_ids, token_type_ids, inputs_embeds, training=training)
+        is_index_masked = attention_mask < 1
+        slots = compute_global_slots(tf.equal(attention_mask, 2), c.max_global_tokens)
+        poison = bad_rows | slots.overflow
+        hidden = tf.where(poison[:, None, None], tf.constant(np.nan, hidden.dtype), hidden)
+
+        all_hidden, all_local, all_global = [], [], []
+        for layer in self.encoder_layers:
+            if output_hidden_states:
+                all_hidden.append(hidden)
+            hidden, local_probs, global_probs = layer(
+                hidden, is_index_masked=is_index_masked, slots=slots, output_attentions=output_attentions,
+                training=training,
+            )
+            if output_attentions:
+                all_local.append(local_probs[:, :, :seq_len])
+                all_global.append(global_probs)
+        if output_hidden_states:
+            all_hidden.append(hidden)
+
+        sequence_output = hidden[:, :seq_len]
+        no_global = tf.executing_eagerly() and int(slots.num_slots) == 0
+        return TFLongformerBaseModelOutputWithPooling(
+            last_hidden_state=sequence_output,
+            pooler_output=None if self.pooler is None else self.pooler(sequence_output[:, 0]),
+            hidden_states=tuple(h[:, :seq_len] for h in all_hidden) if output_hidden_states else None,
+            attentions=tuple(all_local) if output_attentions else None,
+            global_attentions=tuple(all_global) if output_attentions and not no_global else None,
+        )
+
+    def _default_position_ids(self, input_ids, shape):
+        """RoBERTa positions: from `input_ids` skipping padding, else `pad+1 .. pad+seq`."""
+        pad = self.config.pad_token_id
+        if input_ids is not None:
+            not_pad = tf.cast(tf.not_equal(input_ids, pad), tf.int32)
+            return tf.cumsum(not_pad, axis=1) * not_pad + pad
+        positions = tf.range(pad + 1, shape[1] + pad + 1, dtype=tf.int32)
+        return tf.broadcast_to(positions[None, :], shape)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(config=self.config.to_dict(), add_pooling_layer=self.add_pooling_layer)
+        return config

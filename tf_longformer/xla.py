@@ -1,0 +1,18 @@
+"""Is the code being traced for XLA? The one place that decides between exact and static shapes."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from tensorflow.python.framework import ops
+from tensorflow.python.ops import control_flow_util
+
+
+def in_xla_context() -> bool:
+    """True while tracing inside `tf.function(jit_compile=True)`, `model.compile(jit_compile=True)` or TPU.
+
+    XLA needs static shapes, so there the number of global-token slots is the static bound
+    `config.max_global_tokens`; in eager mode and plain `tf.function` it is the batch's real count.
+    """
+    if tf.executing_eagerly():
+        return False
+    return bool(control_flow_util.GraphOrParentsInXlaContext(ops.get_default_graph()))

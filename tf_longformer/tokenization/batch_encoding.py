@@ -34,7 +34,9 @@ class TokenSpan(NamedTuple):
 def _tensor_type_name(tensor_type: Any) -> str:
     name = getattr(tensor_type, "value", tensor_type)  # accepts enums such as transformers' TensorType
     if name not in SUPPORTED_TENSOR_TYPES:
-        raise ValueError(f"return_tensors={tensor_type!r} is not supported; use one of {SUPPORTED_TENSOR_TYPES} or None.")
+        raise ValueError(
+            f"return_tensors={tensor_type!r} is not supported; use one of {SUPPORTED_TENSOR_TYPES} or None."
+        )
     return name
 
 
@@ -159,7 +161,9 @@ class BatchEncoding(UserDict):
 
     def _encoding(self, batch_index: int) -> Encoding:
         if not self._encodings:
-            raise ValueError("this BatchEncoding has no alignment information (it was not built by a tokenizer call)")
+            raise ValueError(
+                "this BatchEncoding has no alignment information (it was not built by a tokenizer call)"
+            )
         return self._encodings[batch_index]
 
     def _split_index(self, batch_or_index: int, index: int | None) -> tuple[Encoding, int]:
@@ -232,7 +236,9 @@ class BatchEncoding(UserDict):
         return encoding.char_to_word(char_index, sequence_index)
 
     # ----------------------------------------------------------------------------------- tensors
-    def convert_to_tensors(self, tensor_type: str | None = None, prepend_batch_axis: bool = False) -> BatchEncoding:
+    def convert_to_tensors(
+        self, tensor_type: str | None = None, prepend_batch_axis: bool = False
+    ) -> BatchEncoding:
         """Convert every value in place to `tensor_type` (`"tf"` → int32 `tf.Tensor`, `"np"` → int64 array).
 
         Args:

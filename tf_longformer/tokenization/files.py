@@ -28,7 +28,10 @@ _TRUE = {"1", "on", "yes", "true"}
 
 def hub_offline() -> bool:
     """True when `HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`) is set, read now rather than at import time."""
-    if any(os.environ.get(name, "").strip().lower() in _TRUE for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+    if any(
+        os.environ.get(name, "").strip().lower() in _TRUE
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    ):
         return True
     from huggingface_hub import constants
 
@@ -81,7 +84,9 @@ def resolve_tokenizer_folder(
     if path.is_dir():
         return path / subfolder if subfolder else path
     if path.is_file():
-        raise OSError(f"{str(name_or_path)!r} is a file; pass the folder that holds the tokenizer files instead.")
+        raise OSError(
+            f"{str(name_or_path)!r} is a file; pass the folder that holds the tokenizer files instead."
+        )
 
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (

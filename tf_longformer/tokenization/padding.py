@@ -168,8 +168,16 @@ def pad_rows(
     if padding_strategy == "longest":
         max_length = max((len(row["input_ids"]) for row in rows), default=0)
     for row in rows:
-        _pad_row(row, pad_token_id, pad_token_type_id, padding_strategy, max_length, pad_to_multiple_of,
-                 padding_side, return_attention_mask)
+        _pad_row(
+            row,
+            pad_token_id,
+            pad_token_type_id,
+            padding_strategy,
+            max_length,
+            pad_to_multiple_of,
+            padding_side,
+            return_attention_mask,
+        )
     if not batched:
         return rows[0], False
     keys = rows[0].keys() if rows else data.keys()

@@ -158,7 +158,9 @@ class LongformerSelfAttention(keras.layers.Layer):
 
         # --- global rows: full attention with the *_global projections
         global_out, global_probs = self._global_rows(hidden_states, is_index_masked, slots, training)
-        rows_from_slots = tf.gather(global_out, slots.slot_of_token, batch_dims=1)  # (b, n, hidden)
+        # row 0 of the padded table is a zero row, so the gather is valid even with no global token
+        table = tf.pad(global_out, [[0, 0], [1, 0], [0, 0]])
+        rows_from_slots = tf.gather(table, tf.where(is_global, slots.slot_of_token + 1, 0), batch_dims=1)
         output = tf.where(is_global[:, :, None], rows_from_slots, local_out)
         output.set_shape(hidden_states.shape)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from .activations import get_activation
-
 
 @keras.saving.register_keras_serializable(package="tf_longformer")
 class LongformerLMHead(keras.layers.Layer):

@@ -301,9 +301,11 @@ class LongformerTokenizerFast(VocabularyMixin, TokenizerFilesMixin):
             encodings = self._backend.encode_batch(
                 inputs, add_special_tokens=add_special_tokens, is_pretokenized=is_split_into_words
             )
-        except Exception as error:
-            if type(error) is Exception:  # errors raised by the Rust side, e.g. impossible truncation
-                raise ValueError(str(error)) from error
+        except BaseException as error:
+            # The Rust side raises plain `Exception` (e.g. impossible truncation) or panics (e.g. a stride
+            # too large for the room left by max_length): both are bad arguments.
+            if type(error) is Exception or type(error).__name__ == "PanicException":
+                raise ValueError(f"cannot encode with these arguments: {error}") from None
             raise
 
         return_token_type_ids = (

@@ -1,0 +1,237 @@
+"""Every head, every output field, equal to transformers' PyTorch Longformer within 1e-5 (fp32).
+
+References are random transformers models saved as Hugging Face folders and loaded only through our
+public `from_pretrained`. Each head runs in eager mode, in `tf.function` and under XLA.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import torch
+
+import tf_longformer
+from tests.conftest import max_abs_diff
+
+TOL = 1e-5
+MODES = ("eager", "graph", "xla")
+
+
+def run(model, mode: str, **inputs):
+    """Call `model` with numpy inputs in one of the three execution modes."""
+    tensors = {k: tf.constant(v) for k, v in inputs.items() if k not in ("output_attentions", "output_hidden_states")}
+    flags = {k: v for k, v in inputs.items() if k in ("output_attentions", "output_hidden_states")}
+
+    def call(t):
+        return model(**t, **flags)
+
+    if mode == "graph":
+        call = tf.function(call)
+    elif mode == "xla":
+        call = tf.function(call, jit_compile=True)
+    return call(tensors)
+
+
+def torch_run(model, **inputs):
+    with torch.no_grad():
+        return model(**{k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()})
+
+
+def assert_matches(ours, ref, mode: str) -> None:
+    """Compare every field the reference returned (and check we return no extra ones)."""
+    ref_globals = ref["global_attentions"] if "global_attentions" in ref.keys() else None
+    x = 0 if ref_globals is None else ref_globals[0].shape[-1]  # global tokens in the batch
+    for field, ref_value in ref.items():
+        assert field in ours.keys(), field
+        value = ours[field]
+        if field in ("hidden_states", "attentions", "global_attentions"):
+            assert len(value) == len(ref_value), field
+            for layer, (a, r) in enumerate(zip(value, ref_value, strict=True)):
+                a = np.asarray(a)
+                if mode == "xla" and field != "hidden_states":
+                    a = strip_static_global_columns(a, r.shape[-1], x, field)
+                assert max_abs_diff(a, r) <= TOL, f"{field}[{layer}] differs by {max_abs_diff(a, r)}"
+        else:
+            diff = max_abs_diff(value, ref_value)
+            assert diff <= TOL, f"{field} differs by {diff}"
+    if ref_globals is None and "global_attentions" in ours.keys():
+        # no global token: eager returns None as transformers; graphs return all-zero columns
+        assert mode != "eager"
+        for g in ours["global_attentions"]:
+            g = np.asarray(g)
+            assert g.shape[-1] == 0 if mode == "graph" else not g.any()
+
+
+def strip_static_global_columns(ours: np.ndarray, ref_width: int, x: int, field: str) -> np.ndarray:
+    """Under XLA the global columns are padded to the static bound: check the padding is zero, drop it."""
+    if field == "global_attentions":
+        assert not ours[..., x:].any()
+        return ours[..., :x]
+    bound = ours.shape[-1] - (ref_width - x)  # local attentions: bound + window + 1 columns
+    assert not ours[..., x:bound].any()
+    return np.concatenate([ours[..., :x], ours[..., bound:]], axis=-1)
+
+
+# --- inputs ------------------------------------------------------------------------------------------
+
+def padded_batch(seed: int = 0, seq_len: int = 13):
+    """3 rows with different padding; 3 / 1 / 0 global tokens, plus a global flag inside padding."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(3, 60, size=(3, seq_len))
+    mask = np.ones_like(ids)
+    mask[1, seq_len - 3:] = 0
+    mask[2, 5:] = 0
+    ids[mask == 0] = 1
+    ids[:, 0] = 0
+    glob = np.zeros_like(ids)
+    glob[0, [0, 3, 7]] = 1
+    glob[1, 0] = 1
+    glob[2, seq_len - 2] = 1  # inside padding: must have no effect
+    return {"input_ids": ids, "attention_mask": mask, "global_attention_mask": glob}
+
+
+def qa_batch(seed: int = 0):
+    """`<s> q </s></s> context </s>` rows with 3 separators each, padded differently."""
+    rng = np.random.default_rng(seed)
+    rows, masks = [], []
+    for q_len, c_len in ((3, 7), (2, 4)):
+        row = [0, *rng.integers(3, 60, q_len), 2, 2, *rng.integers(3, 60, c_len), 2]
+        rows.append(row)
+    width = max(len(r) for r in rows)
+    ids = np.full((len(rows), width), 1)
+    mask = np.zeros_like(ids)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def mc_batch(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    ids = np.ones((2, 3, 11), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for b in range(2):
+        for c in range(3):
+            length = 9 + (b + c) % 3
+            row = [0, *rng.integers(3, 60, 3), 2, 2, *rng.integers(3, 60, length - 7), 2]
+            ids[b, c, :length] = row
+            mask[b, c, :length] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+# --- the tests ---------------------------------------------------------------------------------------
+
+def _load(name, folder):
+    return getattr(tf_longformer, name).from_pretrained(folder)
+
+
+def check(model, ref_model, mode, tf_inputs, torch_inputs=None):
+    ours = run(model, mode, **tf_inputs, output_attentions=True, output_hidden_states=True)
+    ref = torch_run(ref_model, **(torch_inputs or tf_inputs), output_attentions=True, output_hidden_states=True)
+    assert_matches(ours, ref, mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_base_model_padding_and_mixed_global_counts(reference_factory, mode):
+    ref_model, folder = reference_factory("TFLongformerModel")
+    check(_load("TFLongformerModel", folder), ref_model, mode, padded_batch())
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("scenario", ["no_global", "all_global", "inputs_embeds", "window_multiple", "one_token"])
+def test_base_model_scenarios(reference_factory, mode, scenario):
+    ref_model, folder = reference_factory("TFLongformerModel")
+    model = _load("TFLongformerModel", folder)
+    batch = padded_batch(seed=1, seq_len=16 if scenario == "window_multiple" else 13)
+    torch_inputs = None
+    if scenario == "no_global":
+        batch.pop("global_attention_mask")
+    elif scenario == "all_global":
+        batch["global_attention_mask"] = np.ones_like(batch["input_ids"])
+    elif scenario == "inputs_embeds":
+        ids = batch.pop("input_ids")
+        embeds = ref_model.embeddings.word_embeddings.weight.detach().numpy()[ids] + 0.05
+        batch["inputs_embeds"] = embeds.astype(np.float32)
+    elif scenario == "one_token":
+        batch = {"input_ids": batch["input_ids"][:1, :1], "global_attention_mask": np.ones((1, 1), np.int64)}
+    check(model, ref_model, mode, batch, torch_inputs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_masked_lm(reference_factory, mode):
+    ref_model, folder = reference_factory("TFLongformerForMaskedLM")
+    batch = padded_batch(seed=2)
+    labels = np.full_like(batch["input_ids"], -100)
+    labels[0, [2, 5]] = [7, 9]
+    labels[1, 4] = 11
+    check(_load("TFLongformerForMaskedLM", folder), ref_model, mode, {**batch, "labels": labels})
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("problem", ["single_label_classification", "regression", "multi_label_classification",
+                                     "default_global"])
+def test_sequence_classification(reference_factory, mode, problem):
+    num_labels = {"regression": 1, "multi_label_classification": 4}.get(problem, 3)
+    ref_model, folder = reference_factory("TFLongformerForSequenceClassification", num_labels=num_labels)
+    batch = padded_batch(seed=3)
+    if problem == "default_global":
+        batch.pop("global_attention_mask")  # CLS gets global attention, as in transformers
+        batch["labels"] = np.array([0, 2, 1])
+    elif problem == "regression":
+        batch["labels"] = np.array([0.5, -1.0, 2.0], np.float32)
+    elif problem == "multi_label_classification":
+        batch["labels"] = np.array([[0, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1]], np.float32)
+    else:
+        batch["labels"] = np.array([0, 2, 1])
+    check(_load("TFLongformerForSequenceClassification", folder), ref_model, mode, batch)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_token_classification(reference_factory, mode):
+    ref_model, folder = reference_factory("TFLongformerForTokenClassification", num_labels=5)
+    batch = padded_batch(seed=4)
+    labels = np.random.default_rng(0).integers(0, 5, batch["input_ids"].shape)
+    labels[batch["attention_mask"] == 0] = -100
+    check(_load("TFLongformerForTokenClassification", folder), ref_model, mode, {**batch, "labels": labels})
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("global_mask", ["default_question", "explicit"])
+def test_question_answering(reference_factory, mode, global_mask):
+    ref_model, folder = reference_factory("TFLongformerForQuestionAnswering")
+    batch = qa_batch()
+    if global_mask == "explicit":
+        glob = np.zeros_like(batch["input_ids"])
+        glob[:, [0, 2]] = 1
+        batch["global_attention_mask"] = glob
+    # an out-of-range end position is clamped and ignored, as in transformers
+    batch["start_positions"] = np.array([6, 5])
+    batch["end_positions"] = np.array([8, 40])
+    check(_load("TFLongformerForQuestionAnswering", folder), ref_model, mode, batch)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_multiple_choice(reference_factory, mode):
+    ref_model, folder = reference_factory("TFLongformerForMultipleChoice")
+    batch = {**mc_batch(), "labels": np.array([2, 0])}
+    check(_load("TFLongformerForMultipleChoice", folder), ref_model, mode, batch)
+
+
+def test_windows_that_do_not_divide_each_other():
+    """[6, 8, 4]: transformers cannot run it; compare with a dense numpy reference of the same rule."""
+    from tests.dense_reference import dense_longformer_forward
+
+    config = tf_longformer.LongformerConfig(**{**_tiny(), "attention_window": [6, 8, 4]})
+    model = tf_longformer.TFLongformerModel(config)
+    batch = padded_batch(seed=5, seq_len=11)
+    for mode in MODES:
+        ours = run(model, mode, **batch)
+        expected = dense_longformer_forward(model, config, **batch)
+        assert max_abs_diff(ours.last_hidden_state, expected) <= TOL, mode
+
+
+def _tiny():
+    from tests.conftest import TINY_CONFIG
+
+    return dict(TINY_CONFIG)

@@ -1,0 +1,36 @@
+"""`save_pretrained`: config.json + model.safetensors in PyTorch naming, so transformers loads it too."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from converters.safetensors_io import write_safetensors
+
+from .atomic import atomic_write_text
+
+
+def hf_state_dict(model) -> dict[str, np.ndarray]:
+    """The model's variables as PyTorch-named, PyTorch-layout float arrays."""
+    out = {}
+    for name, (variable, transpose) in model.hf_weights().items():
+        value = np.asarray(variable.numpy())
+        out[name] = np.ascontiguousarray(value.T if transpose else value)
+    return out
+
+
+def save_pretrained(model, save_directory: str | os.PathLike) -> None:
+    """Write `config.json` and `model.safetensors` into `save_directory`, each file atomically.
+
+    The weights are written before the config, so an interrupted save never pairs a new config with
+    old weights of another shape.
+    """
+    os.makedirs(save_directory, exist_ok=True)
+    config = model.config.to_dict()
+    config["architectures"] = [type(model).__name__.removeprefix("TF")]
+    write_safetensors(hf_state_dict(model), os.path.join(save_directory, "model.safetensors"),
+                      metadata={"format": "pt"})
+    import json
+
+    atomic_write_text(os.path.join(save_directory, "config.json"), json.dumps(config, indent=2) + "\n")

@@ -94,7 +94,7 @@ def padded_batch(seed: int = 0, seq_len: int = 13):
 def qa_batch(seed: int = 0):
     """`<s> q </s></s> context </s>` rows with 3 separators each, padded differently."""
     rng = np.random.default_rng(seed)
-    rows, masks = [], []
+    rows = []
     for q_len, c_len in ((3, 7), (2, 4)):
         row = [0, *rng.integers(3, 60, q_len), 2, 2, *rng.integers(3, 60, c_len), 2]
         rows.append(row)

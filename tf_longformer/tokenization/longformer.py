@@ -366,12 +366,17 @@ class LongformerTokenizerFast(VocabularyMixin, TokenizerFilesMixin):
                 strategy=truncation_strategy,
                 direction=self.truncation_side,
             )
+        side = padding_side or self.padding_side
+        if side not in ("right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {side!r}")
+        if self.truncation_side not in ("right", "left"):
+            raise ValueError(f"truncation_side must be 'right' or 'left', got {self.truncation_side!r}")
         if padding_strategy == "do_not_pad":
             self._backend.no_padding()
         else:
             self._backend.enable_padding(
                 length=max_length if padding_strategy == "max_length" else None,
-                direction=padding_side or self.padding_side,
+                direction=side,
                 pad_id=self.pad_token_id,
                 pad_token=self.pad_token,
                 pad_type_id=self.pad_token_type_id,

@@ -33,7 +33,8 @@ def train_byte_level_bpe(
 
     Args:
         texts: Training texts (any iterable of strings; read once).
-        vocab_size: Final vocabulary size including the 5 special tokens; at least 261 (no merges).
+        vocab_size: Largest vocabulary size including the 5 special tokens; at least 261 (no merges). A small
+            corpus may yield fewer merges.
         min_frequency: Minimum count for a merge to be learnt.
         add_prefix_space: Pre-tokenizer option used while training.
         leading_special_tokens: Tokens given the first ids.
@@ -109,7 +110,8 @@ def build_tokenizer_files(
 
     Args:
         texts: Training texts (read once).
-        vocab_size: Final vocabulary size (at least 261: 256 bytes + 5 special tokens).
+        vocab_size: Largest vocabulary size (at least 261: 256 bytes + 5 special tokens); a small corpus may
+            give fewer merges, hence a smaller vocabulary (`<mask>` is still the last id).
         out_dir: Folder to write (created if needed).
         min_frequency: Minimum count for a merge.
         model_max_length: Saved as the tokenizer's `model_max_length` (e.g. the model's position limit).

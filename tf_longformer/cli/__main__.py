@@ -1,0 +1,5 @@
+import sys
+
+from tf_longformer.cli import main
+
+sys.exit(main())

@@ -37,6 +37,10 @@ _EXPORTS = {
     "TFLongformerForTokenClassification": "models.token_classification",
     "WeightsMismatchError": "loading",
     "CheckpointError": "loading",
+    "LongformerTokenizerFast": "tokenizer",
+    "LongformerTokenizer": "tokenizer",
+    "BatchEncoding": "tokenizer",
+    "build_tokenizer_files": "tokenizer",
 }
 
 __all__ = sorted(_EXPORTS)

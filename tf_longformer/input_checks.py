@@ -22,6 +22,10 @@ from .xla import in_xla_context
 class InvalidInputError(ValueError):
     """An input tensor that the model cannot process; the message says how to fix it."""
 
+    # AutoGraph re-raises trace-time errors under their own type only for plain constructors;
+    # anything else becomes a `StagingError`. Keep the type: `except InvalidInputError` works in graphs.
+    __init__ = Exception.__init__
+
 
 def check_rows(ok_rows: tf.Tensor, message: str) -> tf.Tensor:
     """Require `ok_rows` (`(batch,)` bool) to be all True; return the failing rows (`(batch,)` bool).

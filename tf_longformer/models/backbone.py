@@ -19,9 +19,14 @@ from ..input_checks import (
     check_same_shape,
     check_sequence_length,
 )
+from ..layers.checkpointing import checkpointed_layer_call
 from ..layers.embeddings import LongformerEmbeddings
 from ..layers.transformer_layer import LongformerLayer
 from ..modeling_outputs import TFLongformerBaseModelOutputWithPooling
+
+
+def _call(layer, hidden_states, **kwargs):
+    return layer(hidden_states, **kwargs)
 
 
 def _static_or_dynamic(tensor: tf.Tensor, axis: int):
@@ -183,11 +188,13 @@ class TFLongformerMainLayer(keras.layers.Layer):
         hidden = tf.where(poison[:, None, None], tf.constant(np.nan, hidden.dtype), hidden)
 
         all_hidden, all_local, all_global = [], [], []
+        # gradient checkpointing (training only, as transformers): recompute each layer in the backward pass
+        call_layer = checkpointed_layer_call if c.gradient_checkpointing and training is True else _call
         for layer in self.encoder_layers:
             if output_hidden_states:
                 all_hidden.append(hidden)
-            hidden, local_probs, global_probs = layer(
-                hidden, is_index_masked=is_index_masked, slots=slots, output_attentions=output_attentions,
+            hidden, local_probs, global_probs = call_layer(
+                layer, hidden, is_index_masked=is_index_masked, slots=slots, output_attentions=output_attentions,
                 training=training,
             )
             if output_attentions:

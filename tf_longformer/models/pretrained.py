@@ -10,6 +10,14 @@ import keras
 
 from ..configuration import LongformerConfig
 from ..modeling_outputs import ModelOutput
+from ..training import (
+    hf_style_loss,
+    main_output,
+    metric_targets,
+    model_loss,
+    move_y_into_inputs,
+    prediction_outputs,
+)
 
 # Arguments that may arrive inside a single dict (Keras `fit` / HF style `model(batch)`).
 MODEL_INPUT_NAMES = (
@@ -68,6 +76,69 @@ class TFLongformerPreTrainedModel(keras.Model):
     @staticmethod
     def _finish(output: ModelOutput, return_dict: bool):
         return output if return_dict else output.to_tuple()
+
+    # --- Keras training: fit / evaluate / predict (see `tf_longformer/training.py`) ---------------------
+
+    def train_step(self, data):
+        """Keras `train_step`; `(x, y)` without a compiled loss trains on the model's own loss."""
+        return super().train_step(move_y_into_inputs(self, data))
+
+    def test_step(self, data):
+        """Keras `test_step`, with the same two loss styles as `train_step`."""
+        return super().test_step(move_y_into_inputs(self, data))
+
+    def predict_step(self, data):
+        """Keras `predict_step`: a dict of the output tensors (the scalar loss left out)."""
+        return prediction_outputs(super().predict_step(data))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The model's own loss when the labels are in the inputs (Hugging Face style), else the compiled
+        loss on the main output (`logits`, `(start_logits, end_logits)` or `last_hidden_state`)."""
+        if y is None and model_loss(y_pred) is not None:
+            return hf_style_loss(self, y_pred, sample_weight)
+        if self._compile_loss is None:
+            raise ValueError(
+                "No loss to train on: put the labels in the input dict (`labels`, or `start_positions` and "
+                "`end_positions`) to use the model's own loss, or compile(loss=...) and give (x, y) batches."
+            )
+        return super().compute_loss(x, y, main_output(y_pred), sample_weight, training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Compiled metrics on the main output against `y`, or against the labels inside `x`."""
+        y_true, predictions, sample_weight = metric_targets(x, y, y_pred, sample_weight)
+        if y_true is None:
+            return self.get_metrics_result()
+        return super().compute_metrics(x, y_true, predictions, sample_weight)
+
+    # --- gradient checkpointing (Hugging Face names) ------------------------------------------------
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        """Whether layer activations are recomputed in the backward pass (`config.gradient_checkpointing`)."""
+        return bool(self.config.gradient_checkpointing)
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
+        """Recompute each layer's activations in the backward pass (less memory, about 30% more time).
+
+        Sets `config.gradient_checkpointing`; takes effect in training calls (`training=True`, `fit`).
+        Compiled Keras step functions are rebuilt on their next use.
+
+        Args:
+            gradient_checkpointing_kwargs: accepted for Hugging Face compatibility; ignored.
+        """
+        self._set_gradient_checkpointing(True)
+
+    def gradient_checkpointing_disable(self) -> None:
+        """Keep layer activations for the backward pass again (the default)."""
+        self._set_gradient_checkpointing(False)
+
+    def _set_gradient_checkpointing(self, value: bool) -> None:
+        self.config.gradient_checkpointing = value
+        for layer in self._flatten_layers():
+            layer_config = getattr(layer, "config", None)
+            if layer_config is not None and layer_config is not self.config:
+                layer_config.gradient_checkpointing = value
+        self.train_function = self.test_function = self.predict_function = None
 
     # --- weights in PyTorch naming ----------------------------------------------------------------
 

@@ -1,0 +1,146 @@
+"""How `model.fit` / `evaluate` / `predict` see a Longformer: losses, metrics and outputs of both styles.
+
+Two ways to train, as in transformers' TF models:
+
+* Hugging Face style: the labels travel inside the input dict (`labels`, or `start_positions` and
+  `end_positions` for question answering), no `loss=` is compiled and the model's own loss (the
+  `.loss` of its output, exactly transformers' loss) is minimised. Compiled metrics get the labels from
+  the dict and the main output of the model (tokens labelled -100 get sample weight 0).
+* Keras style: batches are `(x, y)` and `compile(loss=...)` is applied to the model's *main output*:
+  `logits`, the pair `(start_logits, end_logits)` for question answering, or `last_hidden_state` for
+  the bare encoder.
+
+With `(x, y)` batches but no compiled loss, `y` is moved into the input dict under the label name, so
+the model's own loss is used (as transformers' TF `fit` does).
+
+The functions here are used by the `train_step` / `test_step` / `predict_step` / `compute_loss` /
+`compute_metrics` overrides of `TFLongformerPreTrainedModel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import tensorflow as tf
+from keras.src.losses.loss import scale_loss_for_distribution
+from keras.src.trainers.data_adapters import data_adapter_utils
+
+from .modeling_outputs import ModelOutput
+
+SPAN_LABELS = ("start_positions", "end_positions")
+IGNORE_INDEX = -100
+
+
+def main_output(y_pred: Any) -> Any:
+    """The output a Keras loss or metric is applied to.
+
+    Args:
+        y_pred: a model output (mapping of fields) or anything else (returned unchanged).
+
+    Returns:
+        `logits`; `(start_logits, end_logits)` for question answering; `last_hidden_state` for the encoder.
+    """
+    if not isinstance(y_pred, Mapping):
+        return y_pred
+    if "logits" in y_pred:
+        return y_pred["logits"]
+    if "start_logits" in y_pred and "end_logits" in y_pred:
+        return (y_pred["start_logits"], y_pred["end_logits"])
+    if "last_hidden_state" in y_pred:
+        return y_pred["last_hidden_state"]
+    raise ValueError(f"Cannot find the main output among {list(y_pred)}.")
+
+
+def labels_in_inputs(x: Any) -> Any:
+    """The labels carried inside an input dict (Hugging Face style), or `None`."""
+    if not isinstance(x, Mapping):
+        return None
+    if x.get("labels") is not None:
+        return x["labels"]
+    if all(x.get(name) is not None for name in SPAN_LABELS):
+        return tuple(x[name] for name in SPAN_LABELS)
+    return None
+
+
+def label_names(model: Any) -> tuple[str, ...]:
+    """Input names of the labels of `model`: `("labels",)` or the two span positions for QA."""
+    return SPAN_LABELS if type(model).__name__.endswith("QuestionAnswering") else ("labels",)
+
+
+def move_y_into_inputs(model: Any, data: Any) -> Any:
+    """`(x, y[, sample_weight])` → `(x + labels,)` when no loss is compiled, so the model's own loss is used.
+
+    Args:
+        model: the model being trained.
+        data: one batch as `fit` / `evaluate` receive it.
+
+    Returns:
+        The batch, unchanged if a loss is compiled, `y` is absent or `x` is not a dict / tensor.
+    """
+    x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+    if y is None or getattr(model, "_compile_loss", None) is not None:
+        return data
+    names = label_names(model)
+    if not isinstance(x, Mapping):
+        x = {"input_ids": x}
+    x = dict(x)
+    if len(names) == 2:
+        if not isinstance(y, (tuple, list)) or len(y) != 2:
+            raise ValueError(
+                "A question-answering model trained without a compiled loss needs y = (start_positions, "
+                "end_positions)."
+            )
+        x.update(zip(names, y, strict=True))
+    else:
+        x[names[0]] = y
+    return data_adapter_utils.pack_x_y_sample_weight(x, None, sample_weight)
+
+
+def model_loss(y_pred: Any) -> tf.Tensor | None:
+    """The loss the model computed itself (`y_pred.loss`), or `None`."""
+    if isinstance(y_pred, Mapping) and y_pred.get("loss") is not None:
+        return y_pred["loss"]
+    return None
+
+
+def hf_style_loss(model: Any, y_pred: Any, sample_weight: Any) -> tf.Tensor:
+    """The model's own loss, scaled for `tf.distribute` like a Keras loss, plus `model.losses`."""
+    if sample_weight is not None:
+        raise ValueError(
+            "sample_weight needs a compiled loss (Keras style: compile(loss=...) with (x, y, sample_weight) "
+            "batches); the model's own loss (labels inside the inputs) is an unweighted mean, as in transformers."
+        )
+    loss = scale_loss_for_distribution(tf.cast(model_loss(y_pred), tf.float32))
+    for extra in model.losses:
+        loss += model._aggregate_additional_loss(extra)
+    return loss
+
+
+def metric_targets(x: Any, y: Any, y_pred: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
+    """`(y_true, y_pred, sample_weight)` for compiled metrics.
+
+    Keras style: `y` against the main output. Hugging Face style (`y` is None): the labels inside `x`;
+    integer labels of -100 (ignored tokens) get sample weight 0 and are replaced by 0.
+    """
+    predictions = main_output(y_pred)
+    if y is not None:
+        return y, predictions, sample_weight
+    labels = labels_in_inputs(x)
+    if labels is None or isinstance(labels, tuple):
+        return labels, predictions, sample_weight
+    labels = tf.convert_to_tensor(labels)
+    if labels.dtype.is_integer and sample_weight is None:
+        keep = tf.not_equal(labels, IGNORE_INDEX)
+        sample_weight = tf.cast(keep, tf.float32)
+        labels = tf.where(keep, labels, tf.zeros_like(labels))
+    return labels, predictions, sample_weight
+
+
+def prediction_outputs(y_pred: Any) -> Any:
+    """What `predict` returns per batch: a plain dict of the output tensors (no scalar loss)."""
+    if isinstance(y_pred, ModelOutput) or isinstance(y_pred, Mapping):
+        return {k: v for k, v in y_pred.items() if k != "loss" and v is not None}
+    if isinstance(y_pred, tuple):
+        return y_pred
+    return y_pred

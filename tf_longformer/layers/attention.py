@@ -85,11 +85,16 @@ class LongformerSelfAttention(keras.layers.Layer):
         return out
 
     def _heads(self, x: tf.Tensor) -> tf.Tensor:
-        """`(batch, n, hidden)` → `(batch, n, heads, head_dim)`."""
+        """`(batch, n, hidden)` → `(batch, heads, n, head_dim)`."""
         shape = tf.shape(x)
         out = tf.reshape(x, tf.stack([shape[0], shape[1], self.num_attention_heads, self.head_dim]))
         out.set_shape([x.shape[0], x.shape[1], self.num_attention_heads, self.head_dim])
-        return out
+        return tf.transpose(out, [0, 2, 1, 3])
+
+    def _merge_heads(self, x: tf.Tensor) -> tf.Tensor:
+        """`(batch, heads, n, head_dim)` → `(batch, n, hidden)`."""
+        x = tf.transpose(x, [0, 2, 1, 3])
+        return tf.reshape(x, tf.stack([tf.shape(x)[0], tf.shape(x)[1], self.hidden_size]))
 
     def call(
         self,
@@ -119,42 +124,44 @@ class LongformerSelfAttention(keras.layers.Layer):
         n = tf.shape(hidden_states)[1]
         is_global = slots.is_global
 
-        query = self._heads(self.query(hidden_states) * tf.cast(scale, compute_dtype))
+        query = self._heads(self.query(hidden_states) * tf.cast(scale, compute_dtype))  # (b, h, n, d)
         key = self._heads(self.key(hidden_states))
         value = self._heads(self.value(hidden_states))
 
         # --- pad to a multiple of this layer's block size `w` (no-op when windows divide each other)
         pad = (w - n % w) % w
-        seq_pad = [[0, 0], [0, pad], [0, 0], [0, 0]]
-        query_b = to_blocks(tf.pad(query, seq_pad), w)  # (b, c, w, h, d)
-        key_win = sliding_windows(to_blocks(tf.pad(key, seq_pad), w))  # (b, c, 3w, h, d)
-        value_win = sliding_windows(to_blocks(tf.pad(value, seq_pad), w))
-        query_masked_b = to_blocks(tf.pad(is_index_masked, [[0, 0], [0, pad]], constant_values=True), w)
+        seq_pad = [[0, 0], [0, 0], [0, pad], [0, 0]]
+        query_b = to_blocks(tf.pad(query, seq_pad), w, axis=2)  # (b, h, c, w, d)
+        key_win = sliding_windows(to_blocks(tf.pad(key, seq_pad), w, axis=2), axis=2)  # (b, h, c, 3w, d)
+        value_win = sliding_windows(to_blocks(tf.pad(value, seq_pad), w, axis=2), axis=2)
+        query_masked_b = to_blocks(tf.pad(is_index_masked, [[0, 0], [0, pad]], constant_values=True), w, axis=1)
         # keys outside the window: global or padded (transformers: attention_mask != 0), or past the end
         key_kept = tf.logical_not(tf.logical_or(is_index_masked, is_global))
-        key_kept_win = sliding_windows(to_blocks(tf.pad(key_kept, [[0, 0], [0, pad]]), w), pad_value=False)
+        key_kept_win = sliding_windows(to_blocks(tf.pad(key_kept, [[0, 0], [0, pad]]), w, axis=1), axis=1,
+                                       pad_value=False)
+        keep = tf.logical_and(band_mask(w)[None, None], key_kept_win[:, :, None, :])  # (b, c, w, 3w)
 
-        # --- local scores (b, c, h, w, 3w)
-        scores = tf.cast(tf.einsum("bcqhd,bckhd->bchqk", query_b, key_win), tf.float32)
-        keep = tf.logical_and(band_mask(w)[None, None, :, :], key_kept_win[:, :, None, :])  # (b, c, w, 3w)
-        scores = tf.where(keep[:, :, None], scores, _NEG)
+        # --- local scores (b, h, c, w, 3w), and scores against the global tokens' keys (b, h, c, w, G)
+        band = tf.cast(tf.matmul(query_b, key_win, transpose_b=True), tf.float32)
+        band = tf.where(keep[:, None], band, _NEG)
+        key_global_cols = tf.gather(key, slots.positions, axis=2, batch_dims=1)  # (b, h, G, d)
+        value_global_cols = tf.gather(value, slots.positions, axis=2, batch_dims=1)
+        glob = tf.cast(tf.einsum("bhcqd,bhgd->bhcqg", query_b, key_global_cols), tf.float32)
+        glob = tf.where(slots.valid[:, None, None, None, :], glob, _NEG)
 
-        # --- scores against the global tokens' (local) keys, in front of the band: (b, c, h, w, G)
-        key_global_cols = tf.gather(key, slots.positions, batch_dims=1)  # (b, G, h, d)
-        value_global_cols = tf.gather(value, slots.positions, batch_dims=1)
-        global_scores = tf.cast(tf.einsum("bcqhd,bghd->bchqg", query_b, key_global_cols), tf.float32)
-        global_scores = tf.where(slots.valid[:, None, None, None, :], global_scores, _NEG)
+        # --- one softmax over [global columns, band] without materialising their concatenation
+        row_max = tf.maximum(tf.reduce_max(band, axis=-1), tf.reduce_max(glob, axis=-1))
+        band = tf.exp(band - row_max[..., None])
+        glob = tf.exp(glob - row_max[..., None])
+        inv_sum = 1.0 / (tf.reduce_sum(band, axis=-1) + tf.reduce_sum(glob, axis=-1))
+        inv_sum = tf.where(query_masked_b[:, None], 0.0, inv_sum)  # padded queries: zero probabilities
+        probs_band = self.dropout(tf.cast(band * inv_sum[..., None], compute_dtype), training=training)
+        probs_global = self.dropout(tf.cast(glob * inv_sum[..., None], compute_dtype), training=training)
 
-        probs = tf.nn.softmax(tf.concat([global_scores, scores], axis=-1), axis=-1)
-        probs = tf.where(query_masked_b[:, :, None, :, None], 0.0, probs)
-        probs = self.dropout(tf.cast(probs, compute_dtype), training=training)
-        num_slots = slots.num_slots
-        probs_global, probs_band = probs[..., :num_slots], probs[..., num_slots:]
-
-        local_out = tf.einsum("bchqk,bckhd->bcqhd", probs_band, value_win) + tf.einsum(
-            "bchqg,bghd->bcqhd", probs_global, value_global_cols
-        )
-        local_out = tf.reshape(local_out, tf.stack([tf.shape(local_out)[0], -1, self.hidden_size]))[:, :n]
+        local_out = tf.matmul(probs_band, value_win) + tf.einsum("bhcqg,bhgd->bhcqd", probs_global, value_global_cols)
+        shape = tf.shape(local_out)
+        local_out = tf.reshape(local_out, tf.stack([shape[0], shape[1], shape[2] * shape[3], shape[4]]))
+        local_out = self._merge_heads(local_out[:, :, :n])
 
         # --- global rows: full attention with the *_global projections
         global_out, global_probs = self._global_rows(hidden_states, is_index_masked, slots, training)
@@ -168,20 +175,57 @@ class LongformerSelfAttention(keras.layers.Layer):
             return output, None, None
         return output, self._local_probs_for_output(probs_global, probs_band, is_global, n), global_probs
 
+    def _factored_global_rows(self, num_slots) -> bool | tf.Tensor:
+        """Use the factored form of the global rows when it is cheaper (see `_global_scores_and_values`)."""
+        quantized = any(getattr(d, "quantization_mode", None) for d in (self.key_global, self.value_global))
+        if quantized:
+            return False
+        # factored: 4*n*hidden*G*heads FLOPs; projected: 4*n*hidden^2 FLOPs
+        return num_slots * self.num_attention_heads < self.hidden_size
+
     def _global_rows(self, hidden_states, is_index_masked, slots: GlobalSlots, training):
         """Outputs `(b, G, hidden)` of the global tokens and their probabilities `(b, h, n, G)`."""
         scale = 1.0 / math.sqrt(self.head_dim)
         compute_dtype = hidden_states.dtype
         global_hidden = tf.gather(hidden_states, slots.positions, batch_dims=1)  # (b, G, hidden)
-        query = self._heads(self.query_global(global_hidden) * tf.cast(scale, compute_dtype))
-        key = self._heads(self.key_global(hidden_states))
-        value = self._heads(self.value_global(hidden_states))
-        scores = tf.cast(tf.einsum("bghd,bnhd->bhgn", query, key), tf.float32)
+        query = self._heads(self.query_global(global_hidden) * tf.cast(scale, compute_dtype))  # (b, h, G, d)
         keep = tf.logical_and(slots.valid[:, None, :, None], tf.logical_not(is_index_masked)[:, None, None, :])
-        probs = tf.nn.softmax(tf.where(keep, scores, _NEG), axis=-1)
-        probs = self.dropout(tf.cast(probs, compute_dtype), training=training)
-        out = tf.einsum("bhgn,bnhd->bghd", probs, value)
-        out = tf.reshape(out, tf.stack([tf.shape(out)[0], -1, self.hidden_size]))
+
+        def attend(scores_fn, output_fn):
+            scores = tf.cast(scores_fn(), tf.float32)
+            probs = tf.nn.softmax(tf.where(keep, scores, _NEG), axis=-1)
+            probs = self.dropout(tf.cast(probs, compute_dtype), training=training)
+            return output_fn(probs), probs
+
+        def projected():
+            key = self._heads(self.key_global(hidden_states))
+            value = self._heads(self.value_global(hidden_states))
+            return attend(lambda: tf.matmul(query, key, transpose_b=True),
+                          lambda probs: self._merge_heads(tf.matmul(probs, value)))
+
+        def factored():
+            # q . (x K_h + b_h) = (K_h q) . x + const: the constant cancels in the softmax, and
+            # sum_j p_j (x_j V_h + c_h) = (sum_j p_j x_j) V_h + c_h because the probabilities sum to one.
+            k_kernel = tf.reshape(tf.cast(self.key_global.kernel, compute_dtype),
+                                  [self.hidden_size, self.num_attention_heads, self.head_dim])
+            v_kernel = tf.reshape(tf.cast(self.value_global.kernel, compute_dtype),
+                                  [self.hidden_size, self.num_attention_heads, self.head_dim])
+            pulled = tf.einsum("bhgd,ihd->bhgi", query, k_kernel)
+
+            def values(probs):
+                mixed = tf.matmul(probs, hidden_states[:, None])  # (b, h, G, hidden)
+                out = tf.einsum("bhgi,ihd->bhgd", mixed, v_kernel)
+                out = out + tf.reshape(tf.cast(self.value_global.bias, compute_dtype),
+                                       [self.num_attention_heads, 1, self.head_dim])
+                return self._merge_heads(out)
+
+            return attend(lambda: tf.matmul(pulled, hidden_states[:, None], transpose_b=True), values)
+
+        factored_form = self._factored_global_rows(slots.num_slots)
+        if isinstance(factored_form, bool):
+            out, probs = factored() if factored_form else projected()
+        else:
+            out, probs = tf.cond(factored_form, factored, projected)
         # (b, h, n, G); slots past the batch's largest count exist only under XLA: report them as zeros
         batch_max = tf.reduce_max(tf.concat([slots.count, [0]], axis=0))
         used = tf.range(tf.shape(probs)[2]) < batch_max
@@ -191,9 +235,7 @@ class LongformerSelfAttention(keras.layers.Layer):
     def _local_probs_for_output(self, probs_global, probs_band, is_global, n):
         """`(b, h, n, G + 2w + 1)` in transformers' layout; rows of global tokens are zero, as there."""
         w = self.one_sided
-        band = skew_to_band(probs_band, w)  # (b, c, h, w, 2w+1)
-        local = tf.concat([probs_global, band], axis=-1)  # (b, c, h, w, G+2w+1)
-        local = tf.transpose(local, [0, 2, 1, 3, 4])
+        local = tf.concat([probs_global, skew_to_band(probs_band, w)], axis=-1)  # (b, h, c, w, G+2w+1)
         shape = tf.shape(local)
         local = tf.reshape(local, tf.stack([shape[0], shape[1], shape[2] * shape[3], shape[4]]))[:, :, :n]
         return tf.where(is_global[:, None, :, None], tf.zeros((), local.dtype), local)

@@ -15,6 +15,8 @@ class LongformerEmbeddings(keras.layers.Layer):
         layer_norm_eps: float. LayerNorm epsilon.
         hidden_dropout_prob: float. Dropout after the LayerNorm.
         initializer_range: float. Std of the truncated-normal initialiser.
+        padding_idx: int or None. Rows of the word and position tables at this id get no gradient
+            (PyTorch `nn.Embedding(padding_idx=...)`, as transformers builds them); forward unchanged.
     """
 
     def __init__(
@@ -26,6 +28,7 @@ class LongformerEmbeddings(keras.layers.Layer):
         layer_norm_eps: float = 1e-12,
         hidden_dropout_prob: float = 0.0,
         initializer_range: float = 0.02,
+        padding_idx: int | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -36,6 +39,7 @@ class LongformerEmbeddings(keras.layers.Layer):
         self.layer_norm_eps = layer_norm_eps
         self.hidden_dropout_prob = hidden_dropout_prob
         self.initializer_range = initializer_range
+        self.padding_idx = padding_idx
         init = keras.initializers.TruncatedNormal(stddev=initializer_range)
 
         # === Layers ===
@@ -74,13 +78,19 @@ class LongformerEmbeddings(keras.layers.Layer):
     def call(self, input_ids=None, position_ids=None, token_type_ids=None, inputs_embeds=None, training=None):
         """Embed; exactly one of `input_ids` / `inputs_embeds` is given, ids are already range-checked."""
         if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids)
+            inputs_embeds = self._no_gradient_at_padding(self.word_embeddings(input_ids), input_ids)
         inputs_embeds = tf.cast(inputs_embeds, self.compute_dtype)
-        embeddings = (
-            inputs_embeds + self.position_embeddings(position_ids) + self.token_type_embeddings(token_type_ids)
-        )
+        position_embeds = self._no_gradient_at_padding(self.position_embeddings(position_ids), position_ids)
+        embeddings = inputs_embeds + position_embeds + self.token_type_embeddings(token_type_ids)
         embeddings = self.LayerNorm(embeddings)
         return self.dropout(embeddings, training=training)
+
+    def _no_gradient_at_padding(self, embedded, ids):
+        """The lookup, with the `padding_idx` row cut off from the gradient (values unchanged)."""
+        if self.padding_idx is None:
+            return embedded
+        at_padding = tf.equal(ids, self.padding_idx)[..., None]
+        return tf.where(at_padding, tf.stop_gradient(embedded), embedded)
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -92,5 +102,6 @@ class LongformerEmbeddings(keras.layers.Layer):
             layer_norm_eps=self.layer_norm_eps,
             hidden_dropout_prob=self.hidden_dropout_prob,
             initializer_range=self.initializer_range,
+            padding_idx=self.padding_idx,
         )
         return config

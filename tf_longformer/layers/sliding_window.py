@@ -1,15 +1,16 @@
 """Banded (sliding-window) attention in a block layout: cost and memory linear in the sequence length.
 
 Layout of the band. With a one-sided window `w` (= attention_window / 2) token `q` attends to keys
-`q - w .. q + w`. The sequence (padded to a multiple of `w`) is cut into blocks of `w` queries. Query
-block `c` can only see key blocks `c - 1`, `c` and `c + 1`, so its keys are the three shifted views
+`q - w .. q + w`. Per head, the sequence (padded to a multiple of `w`) is cut into blocks of `w`
+queries: `(batch, heads, blocks, w, head_dim)`. Query block `c` can only see key blocks `c - 1`, `c`
+and `c + 1`, so its keys are three shifted views of the key blocks
 
     keys(c) = concat([k[c - 1], k[c], k[c + 1]])          # 3w keys, one zero block before/after
 
-and one einsum gives scores of shape `(batch, blocks, heads, w, 3w)`. Query `r` of block `c` sits at
+and one batched matmul gives scores `(batch, heads, blocks, w, 3w)`. Query `r` of block `c` sits at
 `c*w + r`; key column `j` at `(c-1)*w + j`, so the band `|key - query| <= w` is `r <= j <= r + 2w`: a
 static `(w, 3w)` mask. Out-of-band and out-of-sequence entries are masked; the work done outside the
-band is `3w` vs `2w + 1` columns per query (no `n x n` matrix exists anywhere).
+band is `3w` vs `2w + 1` columns per query, and no `n x n` matrix exists anywhere.
 
 Hugging Face reports local attention as `(…, 2w + 1)` with column `c` = key `q - w + c`; `skew_to_band`
 maps our `(w, 3w)` block rows to that layout with one pad-and-reshape (row `r` is shifted left by `r`).
@@ -28,21 +29,37 @@ def band_mask(w: int) -> np.ndarray:
     return (j >= r) & (j <= r + 2 * w)
 
 
-def to_blocks(x: tf.Tensor, w: int) -> tf.Tensor:
-    """`(batch, n, ...)` with `n % w == 0` → `(batch, n // w, w, ...)`."""
+def to_blocks(x: tf.Tensor, w: int, axis: int) -> tf.Tensor:
+    """Split sequence axis `axis` (length a multiple of `w`) into `(length // w, w)`."""
+    axis = axis % x.shape.rank
     shape = tf.shape(x)
-    new_shape = tf.concat([shape[:1], [shape[1] // w, w], shape[2:]], axis=0)
+    new_shape = tf.concat([shape[:axis], [shape[axis] // w, w], shape[axis + 1:]], axis=0)
     out = tf.reshape(x, new_shape)
-    if x.shape.rank is not None:
-        out.set_shape([x.shape[0], None if x.shape[1] is None else x.shape[1] // w, w, *x.shape[2:]])
+    static = x.shape.as_list()
+    blocks = None if static[axis] is None else static[axis] // w
+    out.set_shape(static[:axis] + [blocks, w] + static[axis + 1:])
     return out
 
 
-def sliding_windows(x_blocks: tf.Tensor, pad_value=0) -> tf.Tensor:
-    """`(batch, blocks, w, ...)` → `(batch, blocks, 3w, ...)`: previous, own and next block per block."""
-    rank = x_blocks.shape.rank
-    padded = tf.pad(x_blocks, [[0, 0], [1, 1]] + [[0, 0]] * (rank - 2), constant_values=pad_value)
-    return tf.concat([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]], axis=2)
+def sliding_windows(blocks: tf.Tensor, axis: int, pad_value=0) -> tf.Tensor:
+    """Blocks on `axis`, block contents on `axis + 1` → previous, own and next block concatenated (3w)."""
+    axis = axis % blocks.shape.rank
+    paddings = [[0, 0]] * blocks.shape.rank
+    paddings[axis] = [1, 1]
+    padded = tf.pad(blocks, paddings, constant_values=pad_value)
+
+    def shifted(start: int) -> tf.Tensor:
+        begin = [0] * blocks.shape.rank
+        begin[axis] = start
+        size = [-1] * blocks.shape.rank
+        size[axis] = tf.shape(blocks)[axis]
+        return tf.slice(padded, begin, tf.stack(size))
+
+    out = tf.concat([shifted(0), shifted(1), shifted(2)], axis=axis + 1)
+    static = blocks.shape.as_list()
+    static[axis + 1] = None if static[axis + 1] is None else 3 * static[axis + 1]
+    out.set_shape(static)
+    return out
 
 
 def skew_to_band(scores: tf.Tensor, w: int) -> tf.Tensor:

@@ -53,7 +53,8 @@ class TFLongformerMainLayer(keras.layers.Layer):
         # === Layers ===
         self.embeddings = LongformerEmbeddings(
             c.vocab_size, c.hidden_size, c.max_position_embeddings, c.type_vocab_size, c.layer_norm_eps,
-            c.hidden_dropout_prob, c.initializer_range, name="embeddings", dtype=self.dtype_policy,
+            c.hidden_dropout_prob, c.initializer_range, padding_idx=c.pad_token_id, name="embeddings",
+            dtype=self.dtype_policy,
         )
         self.encoder_layers = [
             LongformerLayer(

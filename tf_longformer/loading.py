@@ -98,8 +98,13 @@ def assign_hf_weights(model, tensors: dict[str, np.ndarray], strict: bool = Fals
 
 
 def load_pretrained(cls, name_or_path: str | os.PathLike, config: LongformerConfig | None = None,
-                    strict: bool = False, output_loading_info: bool = False, **config_overrides: Any):
+                    strict: bool = False, output_loading_info: bool = False, quantization: str | None = None,
+                    **config_overrides: Any):
     """Implementation of `TFLongformer*.from_pretrained` (see there)."""
+    if quantization is not None:
+        from .quantization import check_mode
+
+        check_mode(quantization)
     path = os.fspath(name_or_path)
     if path.endswith(".keras") and os.path.isfile(path):
         import keras
@@ -107,6 +112,7 @@ def load_pretrained(cls, name_or_path: str | os.PathLike, config: LongformerConf
         model = keras.saving.load_model(path)
         if not isinstance(model, cls):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}.")
+        model = _quantized(model, quantization)
         return (model, {"missing_keys": [], "unexpected_keys": []}) if output_loading_info else model
     if os.path.isfile(path):
         folder, weights_source = os.path.dirname(path) or ".", path
@@ -122,7 +128,18 @@ def load_pretrained(cls, name_or_path: str | os.PathLike, config: LongformerConf
     logger.info("Loading %s from %s (%s, %d file(s))", cls.__name__, folder, fmt, len(files))
     model = cls(config)
     info = assign_hf_weights(model, tensors, strict=strict)
+    del tensors
+    model = _quantized(model, quantization)
     return (model, info) if output_loading_info else model
+
+
+def _quantized(model, mode: str | None):
+    """`model` quantized to `mode` (weight-only, see `quantization.py`); a model already in `mode` as is."""
+    if mode is None:
+        return model
+    from .quantization import quantization_mode, quantize_model
+
+    return model if quantization_mode(model) == mode else quantize_model(model, mode)
 
 
 __all__ = ["CheckpointError", "WeightsMismatchError", "assign_hf_weights", "load_pretrained"]

@@ -12,7 +12,10 @@ from .atomic import atomic_write_text
 
 
 def hf_state_dict(model) -> dict[str, np.ndarray]:
-    """The model's variables as PyTorch-named, PyTorch-layout float arrays."""
+    """The model's variables as PyTorch-named, PyTorch-layout float arrays (a quantized model is refused)."""
+    from .quantization import refuse_quantized_export
+
+    refuse_quantized_export(model)
     out = {}
     for name, (variable, transpose) in model.hf_weights().items():
         value = np.asarray(variable.numpy())

@@ -90,8 +90,11 @@ class TFLongformerMainLayer(keras.layers.Layer):
         return out
 
     @property
-    def word_embeddings(self) -> keras.Variable:
-        return self.embeddings.word_embeddings.embeddings
+    def word_embeddings(self):
+        """The float word-embedding table (dequantized on the fly when the model is quantized)."""
+        from ..quantization import word_embedding_matrix
+
+        return word_embedding_matrix(self.embeddings.word_embeddings)
 
     # --- forward ----------------------------------------------------------------------------------
 

@@ -149,8 +149,10 @@ class TFLongformerPreTrainedModel(keras.Model):
     # --- Keras serialisation ----------------------------------------------------------------------
 
     def get_config(self) -> dict:
+        from ..quantization import dtype_policy_for_config  # a quantized model records each layer's policy
+
         return {"config": self.config.to_dict(), "name": self.name, "trainable": self.trainable,
-                "dtype": keras.saving.serialize_keras_object(self.dtype_policy)}
+                "dtype": keras.saving.serialize_keras_object(dtype_policy_for_config(self))}
 
     @classmethod
     def from_config(cls, config: dict):
@@ -158,13 +160,16 @@ class TFLongformerPreTrainedModel(keras.Model):
         model_config = LongformerConfig(**config.pop("config"))
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
-        return cls(model_config, **config)
+        from ..quantization import restore_weight_only  # quantized models: weight-only as when saved
+
+        return restore_weight_only(cls(model_config, **config))
 
     # --- Hugging Face loading and saving ----------------------------------------------------------
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *, config: LongformerConfig | None = None,
-                        strict: bool = False, output_loading_info: bool = False, **config_overrides):
+                        strict: bool = False, output_loading_info: bool = False, quantization: str | None = None,
+                        **config_overrides):
         """Load a checkpoint: HF PyTorch folder (safetensors / bin / sharded), transformers-4 `tf_model.h5`,
         a hub id (through the local Hugging Face cache; honours `HF_HUB_OFFLINE`), or our own save.
 
@@ -176,6 +181,8 @@ class TFLongformerPreTrainedModel(keras.Model):
             config: use this config instead of the checkpoint's `config.json`.
             strict: raise on any missing or unexpected weight instead of warning.
             output_loading_info: also return `{"missing_keys", "unexpected_keys"}`.
+            quantization: `"int8"` or `"int4"`: quantize the weights after loading (weight-only, Keras 3
+                quantized Dense / Embedding layers; see `tf_longformer/quantization.py`).
             **config_overrides: config fields to override (e.g. `num_labels=3`, `max_global_tokens=128`).
 
         Returns:
@@ -187,7 +194,27 @@ class TFLongformerPreTrainedModel(keras.Model):
         from ..loading import load_pretrained
 
         return load_pretrained(cls, pretrained_model_name_or_path, config=config, strict=strict,
-                               output_loading_info=output_loading_info, **config_overrides)
+                               output_loading_info=output_loading_info, quantization=quantization,
+                               **config_overrides)
+
+    def quantize(self, mode=None, config=None, filters=None, **kwargs) -> None:
+        """Quantize the weights in place, weight-only: `"int8"` or `"int4"` (see `tf_longformer/quantization.py`).
+
+        Args:
+            mode: `"int8"` or `"int4"`.
+            config: only its mode is used (Keras fills in a default config before this method runs, so a
+                custom one cannot be told apart: use `quantization.quantize_model(model, mode, config=...)`).
+            filters: `layer -> bool` choosing which Dense / Embedding layers to quantize.
+            **kwargs: `block_size` (int4 group size, default 128; None = one scale per output unit).
+
+        Raises:
+            QuantizationError: unsupported mode, or the model is already quantized.
+        """
+        from ..quantization import quantize_model
+
+        if mode is None and config is not None:
+            mode = config.mode
+        quantize_model(self, mode, filters=filters, **kwargs)
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         """Write `config.json` + `model.safetensors` in PyTorch naming and layout (atomically).

@@ -1,0 +1,136 @@
+"""Weight-only int8 / int4 quantization: numbers, memory, `.keras` round trip, SavedModel export, bad requests."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_longformer
+from tf_longformer.cli import main as cli_main
+from tf_longformer.quantization import (
+    QuantizationError,
+    quantizable_layers,
+    quantization_mode,
+    quantize_model,
+    weight_bytes,
+)
+
+IDS = np.array([[0, 5, 6, 7, 8, 9, 10, 11, 2], [0, 12, 13, 14, 2, 1, 1, 1, 1]], np.int32)
+MASK = (IDS != 1).astype(np.int32)
+GLOBAL = np.zeros_like(IDS)
+GLOBAL[:, 0] = 1
+WIDE = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4)  # wide enough for real int4 groups
+
+
+@pytest.fixture(scope="module")
+def mlm_folder(reference_factory):
+    return reference_factory("TFLongformerForMaskedLM", **WIDE)[1]
+
+
+def _logits(model, global_mask=GLOBAL):
+    return np.asarray(model(input_ids=IDS, attention_mask=MASK, global_attention_mask=global_mask).logits)
+
+
+def _dequantized_float_model(quantized, folder):
+    """A float model whose weights are the int8 model's weights dequantized (kernel / scale)."""
+    model = tf_longformer.TFLongformerForMaskedLM.from_pretrained(folder)
+    float_layers = {layer.path: layer for layer in quantizable_layers(model)}
+    for layer in quantizable_layers(quantized):
+        if isinstance(layer, keras.layers.Dense):
+            value = layer._kernel.numpy().astype(np.float32) / layer.kernel_scale.numpy()[None, :]
+            float_layers[layer.path]._kernel.assign(value)
+        else:
+            value = layer._embeddings.numpy().astype(np.float32) / layer.embeddings_scale.numpy()[:, None]
+            float_layers[layer.path]._embeddings.assign(value)
+    return model
+
+
+def test_int8_is_weight_only_and_keeps_the_attention_math(mlm_folder):
+    """int8 model == float model run on the dequantized weights: only weights are rounded."""
+    quantized = tf_longformer.TFLongformerForMaskedLM.from_pretrained(mlm_folder, quantization="int8")
+    layers = quantizable_layers(quantized)
+    assert len(layers) == 3 * 9 + 3 + 1  # 9 Dense per layer, 3 embedding tables, LM head dense
+    assert all(layer.quantization_mode == "int8" for layer in layers)
+    assert all(layer.inputs_quantizer is None for layer in layers if isinstance(layer, keras.layers.Dense))
+    reference = _dequantized_float_model(quantized, mlm_folder)
+    keep = MASK.astype(bool)
+    np.testing.assert_allclose(_logits(quantized)[keep], _logits(reference)[keep], atol=2e-5)
+
+
+@pytest.mark.parametrize("mode, max_rel", [("int8", 0.1), ("int4", 0.6)])
+def test_quantized_logits_and_memory(mlm_folder, mode, max_rel):
+    full = tf_longformer.TFLongformerForMaskedLM.from_pretrained(mlm_folder)
+    quantized = tf_longformer.TFLongformerForMaskedLM.from_pretrained(mlm_folder, quantization=mode)
+    expected, got = _logits(full), _logits(quantized)
+    keep = MASK.astype(bool)
+    error = np.abs(got - expected)[keep].max() / np.abs(expected[keep]).max()
+    assert 0 < error <= max_rel, error
+    assert (got[keep].argmax(-1) == expected[keep].argmax(-1)).mean() >= (0.9 if mode == "int8" else 0.6)
+    ratio = weight_bytes(quantized) / weight_bytes(full)
+    assert ratio < {"int8": 0.35, "int4": 0.25}[mode], ratio
+    # no global tokens at all (empty global projections) works too
+    assert np.isfinite(_logits(quantized, np.zeros_like(IDS))).all()
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4"])
+def test_keras_round_trip(mlm_folder, tmp_path, mode):
+    model = tf_longformer.TFLongformerForMaskedLM.from_pretrained(mlm_folder)
+    model.quantize(mode)
+    expected = _logits(model)
+    model.save(tmp_path / "q.keras")
+    loaded = keras.saving.load_model(tmp_path / "q.keras")
+    assert quantization_mode(loaded) == mode
+    np.testing.assert_array_equal(_logits(loaded), expected)
+    again = tf_longformer.TFLongformerForMaskedLM.from_pretrained(tmp_path / "q.keras", quantization=mode)
+    np.testing.assert_array_equal(_logits(again), expected)
+    tf_longformer.TFLongformerForMaskedLM.from_pretrained(mlm_folder).save(tmp_path / "float.keras")
+    assert os.path.getsize(tmp_path / "q.keras") < 0.6 * os.path.getsize(tmp_path / "float.keras")
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4"])
+def test_saved_model_export(reference_factory, tmp_path, mode):
+    """The export module's SavedModel of a quantized model serves the quantized model's numbers."""
+    from tf_longformer.export import export_saved_model
+
+    _, folder = reference_factory("TFLongformerForMaskedLM", num_hidden_layers=1, attention_window=[8], **WIDE)
+    model = tf_longformer.TFLongformerForMaskedLM.from_pretrained(folder, quantization=mode)
+    expected = _logits(model)
+    path = export_saved_model(model, tmp_path / "serving")
+    served = tf.saved_model.load(path).signatures["with_global_attention"]
+    out = served(input_ids=tf.constant(IDS), attention_mask=tf.constant(MASK),
+                 global_attention_mask=tf.constant(GLOBAL))
+    keep = MASK.astype(bool)
+    np.testing.assert_allclose(out["logits"].numpy()[keep], expected[keep], atol=1e-5)
+
+
+def test_bad_requests(mlm_folder, tmp_path):
+    with pytest.raises(QuantizationError, match="Unknown quantization mode 'int3'"):
+        tf_longformer.TFLongformerForMaskedLM.from_pretrained(mlm_folder, quantization="int3")
+    model = tf_longformer.TFLongformerModel.from_pretrained(mlm_folder, quantization="int4")
+    with pytest.raises(QuantizationError, match="already quantized"):
+        model.quantize("int8")
+    with pytest.raises(QuantizationError, match="already quantized"):
+        quantize_model(model, "int4")
+    with pytest.raises(QuantizationError, match="Unknown quantization mode 'float8'"):
+        quantize_model(tf_longformer.TFLongformerModel.from_pretrained(mlm_folder), "float8")
+    with pytest.raises(QuantizationError, match="int4-quantized"):
+        model.save_pretrained(tmp_path / "hf")
+    assert not os.path.exists(tmp_path / "hf" / "model.safetensors")
+
+
+def test_other_heads_and_cli(reference_factory, tmp_path, capsys):
+    _, folder = reference_factory("TFLongformerForSequenceClassification", **WIDE)
+    full = tf_longformer.TFLongformerForSequenceClassification.from_pretrained(folder)
+    quantized = tf_longformer.TFLongformerForSequenceClassification.from_pretrained(folder, quantization="int8")
+    np.testing.assert_allclose(quantized(input_ids=IDS).logits, full(input_ids=IDS).logits, atol=0.05)
+    assert cli_main(["quantize", folder, str(tmp_path / "q.keras"), "--mode", "int4"]) == 0
+    assert "int4" in capsys.readouterr().out
+    loaded = keras.saving.load_model(tmp_path / "q.keras")
+    assert isinstance(loaded, tf_longformer.TFLongformerForSequenceClassification)
+    assert quantization_mode(loaded) == "int4"
+    assert cli_main(["quantize", folder, str(tmp_path / "x.keras"), "--mode", "int2"]) == 2
+    assert "Unknown quantization mode" in capsys.readouterr().err

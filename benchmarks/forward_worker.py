@@ -1,0 +1,179 @@
+"""Measure one configuration in this (fresh) process and print one JSON line.
+
+Run by `benchmarks/run_forward.py`; each configuration gets its own process so peak RSS is its own.
+
+    python benchmarks/forward_worker.py --impl ours-xla --seq 4096 [--globals 1] [--repeats 3]
+
+Implementations:
+    ours-eager, ours-graph, ours-xla   tf_longformer (eager, tf.function, tf.function(jit_compile=True))
+    torch                              transformers 5 PyTorch LongformerModel
+    tf457-graph, tf457-eager           transformers 4.x TFLongformerModel (run with its own venv's python)
+    matmul                             a plain fp32 matmul of the model's shapes (reference FLOP/s)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+BASE = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+            attention_window=512, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pad_token_id=1,
+            type_vocab_size=1)
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_bytes() -> int:
+    """Peak RSS of this process since start or since the last `reset_peak_rss()` (VmHWM)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux `clear_refs` 5); False where not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def inputs(seq: int, num_globals: int):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(3, 50000, size=(1, seq)).astype(np.int32)
+    ids[0, 0], ids[0, -1] = 0, 2
+    glob = np.zeros((1, seq), np.int32)
+    glob[0, :num_globals] = 1
+    return ids, np.ones_like(ids), glob
+
+
+def config_for(seq: int) -> dict:
+    # the position table is extended beyond 4096 for the long runs (random weights either way)
+    return dict(BASE, max_position_embeddings=max(4098, seq + 2))
+
+
+def build_ours(args):
+    import tensorflow as tf
+
+    from tf_longformer import LongformerConfig, TFLongformerModel
+
+    config = LongformerConfig(**config_for(args.seq), max_global_tokens=max(1, args.globals if args.bound is None
+                                                                               else args.bound))
+    model = TFLongformerModel(config)
+    ids, mask, glob = (tf.constant(x) for x in inputs(args.seq, args.globals))
+
+    def forward(i, m, g):
+        return model(input_ids=i, attention_mask=m, global_attention_mask=g).last_hidden_state
+
+    mode = args.impl.split("-")[1]
+    if mode != "eager":
+        forward = tf.function(forward, jit_compile=(mode == "xla"))
+    return lambda: forward(ids, mask, glob).numpy()
+
+
+def build_torch(args):
+    import torch
+    import transformers
+
+    torch.set_num_threads(args.threads)
+    model = transformers.LongformerModel(transformers.LongformerConfig(**config_for(args.seq))).eval()
+    ids, mask, glob = (torch.tensor(x, dtype=torch.long) for x in inputs(args.seq, args.globals))
+
+    def run():
+        with torch.inference_mode():
+            return model(input_ids=ids, attention_mask=mask, global_attention_mask=glob).last_hidden_state.numpy()
+
+    return run
+
+
+def build_tf457(args):
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import tensorflow as tf
+    import transformers
+
+    model = transformers.TFLongformerModel(transformers.LongformerConfig(**config_for(args.seq)))
+    ids, mask, glob = (tf.constant(x) for x in inputs(args.seq, args.globals))
+
+    def forward(i, m, g):
+        return model(input_ids=i, attention_mask=m, global_attention_mask=g).last_hidden_state
+
+    if args.impl.endswith("graph"):
+        forward = tf.function(forward)
+    return lambda: forward(ids, mask, glob).numpy()
+
+
+def build_matmul(args):
+    import tensorflow as tf
+
+    x = tf.random.normal((args.seq, 768))
+    w1, w2 = tf.random.normal((768, 768)), tf.random.normal((768, 3072))
+    f = tf.function(lambda: [tf.reduce_sum(x @ w1), tf.reduce_sum(x @ w2)])
+    args.flops = 2 * args.seq * 768 * (768 + 3072)
+    return lambda: [t.numpy() for t in f()]
+
+
+def useful_flops(seq: int, num_globals: int) -> float:
+    """Dense layers + the (2w+1)-wide band + global rows/columns, per forward (multiply-add = 2 FLOPs)."""
+    d, inter, layers, w = 768, 3072, 12, 256
+    padded = -(-seq // 512) * 512
+    dense = 2 * padded * (4 * d * d + 2 * d * inter)
+    band = 2 * 2 * padded * (2 * w + 1) * d
+    glob = 2 * 2 * padded * num_globals * d * 2  # global columns for every row + global rows over every key
+    return layers * (dense + band + glob)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--impl", required=True)
+    parser.add_argument("--seq", type=int, required=True)
+    parser.add_argument("--globals", type=int, default=1)
+    parser.add_argument("--bound", type=int, default=None, help="max_global_tokens (ours); default = --globals")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    args.flops = None
+    builders = {"ours": build_ours, "torch": build_torch, "tf457": build_tf457, "matmul": build_matmul}
+    rss_start = rss_bytes()
+    run = builders[args.impl.split("-")[0]](args)
+    rss_loaded = rss_bytes()
+    start = time.perf_counter()
+    run()  # warm-up (and tracing / compilation)
+    first = time.perf_counter() - start
+    peak_with_warmup = peak_rss_bytes()
+    steady = reset_peak_rss()
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    flops = args.flops or useful_flops(args.seq, args.globals)
+    print(json.dumps({
+        "impl": args.impl, "seq": args.seq, "globals": args.globals, "bound": args.bound,
+        "median_s": median, "times_s": times, "first_call_s": first,
+        "rss_start_gib": rss_start / 2**30, "rss_loaded_gib": rss_loaded / 2**30,
+        "peak_rss_gib": max(peak_with_warmup, peak_rss_bytes()) / 2**30,
+        "peak_rss_steady_gib": peak_rss_bytes() / 2**30 if steady else None,
+        # activation memory of a forward: steady-state peak (after warm-up/compilation) minus RSS after loading
+        "activation_gib": (peak_rss_bytes() - rss_loaded) / 2**30 if steady else None,
+        "activation_incl_warmup_gib": (peak_with_warmup - rss_loaded) / 2**30,
+        "useful_gflops_per_s": flops / median / 1e9, "python": sys.version.split()[0],
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Forward-pass speed and memory of every Longformer implementation, side by side, in one run.
+
+    python benchmarks/run_forward.py                 # full run (~30 min on 2 cores)
+    python benchmarks/run_forward.py --quick         # 512/1024 only, a smoke test
+
+Each configuration runs in a fresh process (`forward_worker.py`): median of 3 timed forwards after one
+warm-up, peak RSS, RSS after loading. Writes `benchmarks/results/forward.{json,md,png}`.
+transformers 4.x TF runs when a virtual environment with it exists (`--tf457-python`, default
+`/work/venvs/tf457/bin/python`; see benchmarks/README.md to create one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "results")
+LENGTHS = (512, 1024, 2048, 4096, 8192, 16384)
+IMPLS = ("ours-xla", "ours-graph", "ours-eager", "torch", "tf457-graph")
+GLOBAL_SWEEP = (0, 1, 16, 64, 256)
+
+
+def run_worker(python: str, impl: str, seq: int, globals_: int = 1, bound: int | None = None,
+               timeout: int = 1800) -> dict:
+    cmd = [python, os.path.join(HERE, "forward_worker.py"), "--impl", impl, "--seq", str(seq),
+           "--globals", str(globals_)]
+    if bound is not None:
+        cmd += ["--bound", str(bound)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.path.dirname(HERE))
+    started = time.time()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"impl": impl, "seq": seq, "globals": globals_, "error": f"timeout after {timeout}s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return {"impl": impl, "seq": seq, "globals": globals_, "error": tail[:300]}
+    result = json.loads(lines[-1])
+    result["wall_s"] = time.time() - started
+    return result
+
+
+def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str:
+    by = {(r["impl"], r["seq"]): r for r in results}
+    impls = [i for i in IMPLS if any(r["impl"] == i for r in results)]
+    lines = ["| seq | " + " | ".join(impls) + " |", "|---" * (len(impls) + 1) + "|"]
+    for seq in sorted({r["seq"] for r in results}):
+        cells = []
+        for impl in impls:
+            r = by.get((impl, seq))
+            if r is None:
+                cells.append("–")
+            elif "error" in r:
+                cells.append("fails: " + r["error"][:60])
+            else:
+                act = r.get("activation_gib")
+                cells.append(f"{r['median_s']:.2f} s, {r['peak_rss_gib']:.2f} GiB"
+                             + (f" (act {act:.2f})" if act is not None else ""))
+        lines.append(f"| {seq} | " + " | ".join(cells) + " |")
+    out = "\n".join(lines)
+    if sweep:
+        base = next((r for r in sweep if r.get("globals") == 0 and "error" not in r), None)
+        out += "\n\nGlobal tokens (ours-xla, 4096 tokens, `max_global_tokens` = count):\n\n"
+        out += "| global tokens | time | vs none | useful GFLOP/s |\n|---|---|---|---|\n"
+        for r in sweep:
+            if "error" in r:
+                out += f"| {r['globals']} | fails: {r['error'][:60]} | | |\n"
+                continue
+            rel = f"{100 * (r['median_s'] / base['median_s'] - 1):+.1f} %" if base else "–"
+            out += f"| {r['globals']} | {r['median_s']:.2f} s | {rel} | {r['useful_gflops_per_s']:.0f} |\n"
+    if matmul and "error" not in matmul:
+        out += (f"\nPlain fp32 matmul of these shapes in the same run: {matmul['useful_gflops_per_s']:.0f} GFLOP/s "
+                "(tf.function, 2 threads).\n")
+    return out + "\n"
+
+
+def plot(results: list[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for impl in IMPLS:
+        rows = sorted((r for r in results if r["impl"] == impl and "error" not in r), key=lambda r: r["seq"])
+        if not rows:
+            continue
+        seqs = [r["seq"] for r in rows]
+        ax_t.plot(seqs, [r["median_s"] for r in rows], marker="o", label=impl)
+        ax_m.plot(seqs, [r["peak_rss_gib"] for r in rows], marker="o", label=impl)
+    for ax, title, unit in ((ax_t, "forward time (median of 3)", "seconds"), (ax_m, "peak RSS", "GiB")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length (tokens)")
+        ax.set_ylabel(unit)
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    ax_t.legend(fontsize=8)
+    fig.suptitle("Longformer-base forward, batch 1, fp32, 2 CPU cores, global attention on token 0")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lengths", type=int, nargs="*", default=list(LENGTHS))
+    parser.add_argument("--impls", nargs="*", default=list(IMPLS))
+    parser.add_argument("--quick", action="store_true", help="lengths 512 and 1024 only, no global sweep")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the global-token sweep")
+    parser.add_argument("--tf457-python", default="/work/venvs/tf457/bin/python")
+    parser.add_argument("--out", default=RESULTS)
+    args = parser.parse_args()
+    lengths = [512, 1024] if args.quick else args.lengths
+    os.makedirs(args.out, exist_ok=True)
+
+    results, sweep = [], []
+    matmul = run_worker(sys.executable, "matmul", 4096)
+    for seq in lengths:
+        for impl in args.impls:
+            python = sys.executable
+            if impl.startswith("tf457"):
+                if not os.path.exists(args.tf457_python):
+                    continue
+                python = args.tf457_python
+            result = run_worker(python, impl, seq)
+            print(json.dumps(result), flush=True)
+            results.append(result)
+    if not (args.quick or args.no_sweep):
+        for count in GLOBAL_SWEEP:
+            result = run_worker(sys.executable, "ours-xla", 4096, globals_=count, bound=max(count, 1))
+            print(json.dumps(result), flush=True)
+            sweep.append(result)
+    record = {"date": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(), "matmul": matmul,
+              "forward": results, "global_sweep": sweep}
+    with open(os.path.join(args.out, "forward.json"), "w") as f:
+        json.dump(record, f, indent=1)
+    with open(os.path.join(args.out, "forward.md"), "w") as f:
+        f.write(markdown(results, sweep, matmul))
+    plot(results, os.path.join(args.out, "forward.png"))
+    print(markdown(results, sweep, matmul))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,10 +5,7 @@ XLA follows the same loss curve; gradient checkpointing gives the same gradients
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -133,3 +130,277 @@ def test_gradients_match_pytorch(reference_factory, case):
     assert np.abs(grads[f"{'' if case == 'TFLongformerModel' else 'longformer.'}encoder.layer.0.attention.self."
                         "query_global.weight"]).max() > 1e-4
     print(f"{case}: max |grad - torch grad| = {worst:.2e}")
+
+
+# --- model.fit / evaluate / predict ---------------------------------------------------------------------
+
+HEADS = ("TFLongformerForMaskedLM", "TFLongformerForSequenceClassification", "TFLongformerForTokenClassification",
+         "TFLongformerForQuestionAnswering", "TFLongformerForMultipleChoice")
+
+
+def _fit_model(cls_name: str, seed: int = 0, **overrides):
+    keras.utils.set_random_seed(seed)
+    config = tf_longformer.LongformerConfig(**{**FIT_CONFIG, "num_labels": 3, **overrides})
+    return getattr(tf_longformer, cls_name)(config)
+
+
+def _fit_data(cls_name: str, n: int = 8):
+    """`(inputs, labels)` numpy: `labels` is a dict of label inputs (HF names)."""
+    rng = np.random.default_rng(1)
+    if cls_name == "TFLongformerForMultipleChoice":
+        ids = rng.integers(3, 60, (n, 2, 12))
+        ids[..., 0], ids[..., 4:6] = 0, 2
+        return {"input_ids": ids}, {"labels": rng.integers(0, 2, n)}
+    ids = rng.integers(3, 60, (n, 12))
+    ids[:, 0] = 0
+    mask = np.ones_like(ids)
+    mask[::2, 9:] = 0
+    ids[mask == 0] = 1
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if cls_name == "TFLongformerForQuestionAnswering":
+        ids[:, 3:5] = 2
+        return inputs, {"start_positions": rng.integers(5, 9, n), "end_positions": rng.integers(5, 9, n)}
+    if cls_name in ("TFLongformerForMaskedLM", "TFLongformerForTokenClassification"):
+        labels = rng.integers(0, 3, ids.shape)
+        labels[mask == 0] = -100
+        return inputs, {"labels": labels}
+    return inputs, {"labels": rng.integers(0, 3, n)}
+
+
+def _keras_loss(cls_name: str):
+    if cls_name == "TFLongformerModel":
+        return keras.losses.MeanSquaredError()
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-100)
+
+
+def _dataset(inputs, labels, style: str, batch_size: int = 4):
+    if style == "hf":
+        return tf.data.Dataset.from_tensor_slices({**inputs, **labels}).batch(batch_size)
+    y = tuple(labels.values()) if len(labels) > 1 else next(iter(labels.values()))
+    return tf.data.Dataset.from_tensor_slices((inputs, y)).batch(batch_size)
+
+
+def _same_weights(target, values) -> list:
+    """Give `target` the weight values `values` (from an earlier model); returns its values if None."""
+    if values is None:
+        return [w.numpy().copy() for w in target.weights]
+    for variable, value in zip(target.weights, values, strict=True):
+        variable.assign(value)
+    return values
+
+
+def test_fit_both_styles_give_the_same_loss_curve_evaluate_and_predict():
+    """HF style (labels in the dict, model loss) and Keras style (`loss=` on logits) train identically."""
+    inputs, labels = _fit_data("TFLongformerForSequenceClassification")
+    histories, models, start = {}, {}, None
+    for style in ("hf", "keras"):
+        model = _fit_model("TFLongformerForSequenceClassification")
+        start = _same_weights(model, start)
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=None if style == "hf" else _keras_loss(""),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")])
+        initial = [w.numpy().copy() for w in model.trainable_weights]
+        histories[style] = model.fit(_dataset(inputs, labels, style), epochs=3, verbose=0).history
+        models[style] = model
+        assert any(not np.allclose(a, w.numpy()) for a, w in zip(initial, model.trainable_weights, strict=True))
+    hf, ks = histories["hf"], histories["keras"]
+    np.testing.assert_allclose(hf["loss"], ks["loss"], rtol=1e-5)
+    np.testing.assert_allclose(hf["acc"], ks["acc"])
+    assert hf["loss"][-1] < hf["loss"][0]
+
+    model = models["hf"]
+    expected = model(**{k: tf.constant(v) for k, v in inputs.items()}, labels=tf.constant(labels["labels"]))
+    result = model.evaluate(_dataset(inputs, labels, "hf"), verbose=0, return_dict=True)
+    np.testing.assert_allclose(result["loss"], float(expected.loss), rtol=1e-5)  # two equal batches
+    accuracy = float(np.mean(np.argmax(expected.logits, -1) == labels["labels"]))
+    np.testing.assert_allclose(result["acc"], accuracy)
+    predictions = model.predict(tf.data.Dataset.from_tensor_slices(inputs).batch(3), verbose=0)
+    assert set(predictions) == {"logits"}
+    np.testing.assert_allclose(predictions["logits"], expected.logits.numpy(), atol=1e-6)
+    # y without a compiled loss: moved into the inputs, the model's own loss
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    result = model.evaluate(_dataset(inputs, labels, "keras"), verbose=0, return_dict=True)
+    np.testing.assert_allclose(result["loss"], float(expected.loss), rtol=1e-5)
+
+
+def test_fit_without_labels_or_loss_says_how_to_fix():
+    model = _fit_model("TFLongformerForSequenceClassification")
+    model.compile(optimizer="sgd")
+    inputs, _ = _fit_data("TFLongformerForSequenceClassification")
+    with pytest.raises(ValueError, match="labels"):
+        model.fit(tf.data.Dataset.from_tensor_slices(inputs).batch(4), verbose=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", ["hf", "keras"])
+@pytest.mark.parametrize("cls_name", HEADS + ("TFLongformerModel",))
+def test_fit_every_head(cls_name, style):
+    if cls_name == "TFLongformerModel" and style == "hf":
+        pytest.skip("the bare encoder has no loss of its own")
+    model = _fit_model(cls_name)
+    inputs, labels = _fit_data(cls_name)
+    if cls_name == "TFLongformerModel":
+        labels = {"labels": np.random.default_rng(2).normal(size=(8, 12, 16)).astype(np.float32)}
+    metric = keras.metrics.MeanAbsoluteError(name="m") if cls_name == "TFLongformerModel" else \
+        keras.metrics.SparseCategoricalAccuracy(name="m")
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=None if style == "hf" else _keras_loss(cls_name),
+                  metrics=[metric])
+    history = model.fit(_dataset(inputs, labels, style).take(1).repeat(4), epochs=2, verbose=0).history
+    assert np.all(np.isfinite(history["loss"])) and history["loss"][-1] < history["loss"][0], history
+    assert any(k.endswith("m") for k in history), history  # QA: one metric per output (start, end)
+    result = model.evaluate(_dataset(inputs, labels, style), verbose=0, return_dict=True)
+    assert np.isfinite(result["loss"])
+    predictions = model.predict(tf.data.Dataset.from_tensor_slices(inputs).batch(4), verbose=0)
+    direct = model(**{k: tf.constant(v) for k, v in inputs.items()})
+    assert set(predictions) == {k for k in direct.keys() if k != "loss"}
+    for key, value in predictions.items():
+        np.testing.assert_allclose(value, direct[key].numpy(), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_xla_fit_follows_the_same_loss_curve_with_and_without_checkpointing():
+    """`compile(jit_compile=True)` trains on the same loss curve (per-step losses within XLA_LOSS_RTOL)."""
+    inputs, labels = _fit_data("TFLongformerForTokenClassification")
+    curves, start = {}, None
+    for name, jit, checkpointing in (("graph", False, False), ("xla", True, False), ("xla+ckpt", True, True)):
+        model = _fit_model("TFLongformerForTokenClassification")
+        start = _same_weights(model, start)
+        if checkpointing:
+            model.gradient_checkpointing_enable()
+        model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=jit)
+        ds = _dataset(inputs, labels, "hf", batch_size=8)
+        curves[name] = model.fit(ds, epochs=6, verbose=0).history["loss"]
+    print({k: [round(v, 6) for v in c] for k, c in curves.items()})
+    assert curves["graph"][-1] < 0.8 * curves["graph"][0]
+    np.testing.assert_allclose(curves["xla"], curves["graph"], rtol=XLA_LOSS_RTOL)
+    np.testing.assert_allclose(curves["xla+ckpt"], curves["xla"], rtol=XLA_LOSS_RTOL)
+
+
+# --- gradient checkpointing ---------------------------------------------------------------------------
+
+def _dense(grad, variable) -> np.ndarray:
+    """A gradient as a numpy array (None, e.g. an unused projection, as zeros)."""
+    return np.zeros(variable.shape, np.float32) if grad is None else tf.convert_to_tensor(grad).numpy()
+
+
+def _seed_states(model):
+    return [g.state for layer in model._flatten_layers() for g in getattr(layer, "_seed_generators", ())]
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+def test_gradient_checkpointing_same_gradients_with_dropout(mode, monkeypatch):
+    """Recomputed activations (same dropout masks) give the gradients of the plain backward pass."""
+    from tf_longformer.layers.transformer_layer import LongformerLayer
+
+    model = _fit_model("TFLongformerForSequenceClassification", hidden_dropout_prob=0.1,
+                       attention_probs_dropout_prob=0.1)
+    inputs, labels = _fit_data("TFLongformerForSequenceClassification")
+    batch = {k: tf.constant(v) for k, v in {**inputs, **labels}.items()}
+    seeds = [s.numpy() for s in _seed_states(model)]
+    assert seeds, "dropout layers should hold seed generators"
+    calls = []
+    original = LongformerLayer.call
+
+    def counting_call(self, *args, **kwargs):
+        calls.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LongformerLayer, "call", counting_call)
+
+    def step():
+        with tf.GradientTape() as tape:
+            loss = model(batch, training=True).loss
+        return loss, tape.gradient(loss, model.trainable_variables)
+
+    results = {}
+    for enabled in (False, True):
+        if enabled:
+            model.gradient_checkpointing_enable()
+        else:
+            model.gradient_checkpointing_disable()
+        assert model.is_gradient_checkpointing is enabled
+        for state, value in zip(_seed_states(model), seeds, strict=True):
+            state.assign(value)
+        calls.clear()
+        fn = tf.function(step) if mode == "graph" else step
+        loss, grads = fn()
+        results[enabled] = (float(loss), [_dense(g, v) for g, v in zip(grads, model.trainable_variables, strict=True)])
+        # the layers run again in the backward pass only when checkpointing
+        assert len(calls) == (4 if enabled else 2), calls
+    assert results[True][0] == results[False][0]
+    for a, b in zip(results[True][1], results[False][1], strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-7)
+    # dropout was on: a second plain step with other seeds gives other gradients
+    model.gradient_checkpointing_disable()
+    other = [_dense(g, v) for g, v in zip(step()[1], model.trainable_variables, strict=True)]
+    assert any(not np.allclose(a, b) for a, b in zip(other, results[False][1], strict=True))
+
+
+def test_gradient_checkpointing_only_when_training():
+    model = _fit_model("TFLongformerForSequenceClassification")
+    model.gradient_checkpointing_enable()
+    assert model.config.gradient_checkpointing and model.longformer.config.gradient_checkpointing
+    inputs, _ = _fit_data("TFLongformerForSequenceClassification")
+    a = model(**{k: tf.constant(v) for k, v in inputs.items()}).logits
+    b = model(**{k: tf.constant(v) for k, v in inputs.items()}, training=True).logits
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+# --- bucketed datasets ----------------------------------------------------------------------------------
+
+def _token_lists(n: int = 23, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(3, 30, n)
+    return [[0, *rng.integers(3, 60, int(k) - 2).tolist(), 2] for k in lengths]
+
+
+def test_bucketed_dataset_pads_to_window_multiples():
+    texts = _token_lists()
+    config = tf_longformer.LongformerConfig(**FIT_CONFIG)
+    token_labels = [[i % 3 for i in range(len(t))] for t in texts]
+    ds = make_bucketed_dataset({"input_ids": texts}, token_labels, batch_size=4, config=config)
+    seen = 0
+    for batch in ds:
+        ids, mask, labels = (batch[k].numpy() for k in ("input_ids", "attention_mask", "labels"))
+        assert ids.shape[1] % config.padding_multiple == 0 and ids.shape == labels.shape == mask.shape
+        for row_ids, row_mask, row_labels in zip(ids, mask, labels, strict=True):
+            n = int(row_mask.sum())
+            assert row_ids[:n].tolist() in texts and n > ids.shape[1] - config.padding_multiple
+            assert (row_ids[n:] == config.pad_token_id).all() and (row_labels[n:] == -100).all()
+        seen += len(ids)
+    assert seen == len(texts)
+    # Keras style: (inputs, labels) tuples; fixed boundaries; too-long examples refused
+    x, y = next(iter(make_bucketed_dataset(texts, list(range(len(texts))), batch_size=5, pad_to_multiple_of=8,
+                                           bucket_boundaries=[10, 32], labels_in_inputs=False)))
+    assert x["input_ids"].shape[1] in (16, 32) and y.shape == (5,)
+    assert bucket_lengths([3, 9, 17, 16], 8, [10, 32]) == [16, 16, 32, 16]
+    with pytest.raises(ValueError, match="longer than the largest bucket"):
+        make_bucketed_dataset(texts, batch_size=2, pad_to_multiple_of=8, bucket_boundaries=[16])
+
+
+@pytest.mark.slow
+def test_xla_train_step_compiles_once_per_bucket():
+    """Every batch of a bucket has one shape: an XLA train step is traced (compiled) once per bucket."""
+    config = tf_longformer.LongformerConfig(**{**FIT_CONFIG, "num_hidden_layers": 1, "attention_window": 8})
+    model = tf_longformer.TFLongformerForSequenceClassification(config)
+    optimizer = keras.optimizers.SGD(0.1)
+    texts = _token_lists(40)
+    ds = make_bucketed_dataset(texts, [len(t) % 2 for t in texts], batch_size=4, config=config,
+                               bucket_boundaries=[16, 32], shuffle=True, seed=0, drop_remainder=True)
+    traces = []
+
+    @tf.function(jit_compile=True)
+    def train_step(batch):
+        traces.append(tuple(batch["input_ids"].shape))
+        with tf.GradientTape() as tape:
+            loss = model(batch, training=True).loss
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    steps = 0
+    for _ in range(2):
+        for batch in ds:
+            assert np.isfinite(float(train_step(batch)))
+            steps += 1
+    assert steps >= 12
+    assert sorted(traces) == [(4, 16), (4, 32)], traces

@@ -107,6 +107,8 @@ _TOKENIZER_CLASSES = {
     "bert": "BertTokenizer", "longformer": "LongformerTokenizer",
 }
 
+_NOT_BYTE_LEVEL_BPE = {"bert": "WordPiece", "xlm-roberta": "SentencePiece", "camembert": "SentencePiece"}
+
 _LOCAL_PROJECTION = ".attention.self."
 
 
@@ -357,6 +359,10 @@ def _copy_tokenizer(src: str, dst: str, model_type: str, max_length: int, notes:
     tokenizer_config["model_max_length"] = max_length
     tokenizer_config.setdefault("tokenizer_class", _TOKENIZER_CLASSES[model_type])
     _atomic_write_json(os.path.join(dst, "tokenizer_config.json"), tokenizer_config)
+    if model_type in _NOT_BYTE_LEVEL_BPE:
+        notes.append(f"the tokenizer is {_NOT_BYTE_LEVEL_BPE[model_type]}: load it with transformers.AutoTokenizer "
+                     "(or tokenizers.Tokenizer.from_file on tokenizer.json); tf_longformer's LongformerTokenizerFast "
+                     "reads byte-level BPE (RoBERTa) tokenizers only.")
     return [*copied, "tokenizer_config.json"]
 
 

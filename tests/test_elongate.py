@@ -98,6 +98,7 @@ def test_bert_mlm_keeps_its_outputs_and_token_types(bert_mlm, tmp_path):
     # the WordPiece tokenizer came along, with the new length, and transformers picks the right class
     tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "lf")
     assert tok.model_max_length == 100 and tok("the cat sat")["input_ids"] == [2, 5, 6, 7, 3]
+    assert any("WordPiece" in note and "AutoTokenizer" in note for note in result.notes)
 
 
 def test_bert_position_rows_shift_by_one(bert_mlm, tmp_path):

@@ -134,3 +134,20 @@ def test_other_heads_and_cli(reference_factory, tmp_path, capsys):
     assert quantization_mode(loaded) == "int4"
     assert cli_main(["quantize", folder, str(tmp_path / "x.keras"), "--mode", "int2"]) == 2
     assert "Unknown quantization mode" in capsys.readouterr().err
+
+
+def test_benchmark_script_pieces(tmp_path):
+    """benchmarks/quantization.py: .keras per mode, the per-process measurement, and its report."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks", "quantization.py")
+    spec = importlib.util.spec_from_file_location("benchmark_quantization", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    files = bench.prepare_models(dict(bench.SMALL, num_hidden_layers=1), str(tmp_path), ["fp32", "int8"])
+    rows = {mode: bench.worker(file, 64, 1) for mode, file in files.items()}
+    assert all(row["finite"] and row["peak_rss_forward_bytes"] > 0 for row in rows.values())
+    assert rows["int8"]["weight_bytes"] < 0.35 * rows["fp32"]["weight_bytes"]
+    report = {"machine": "test", "tensorflow": tf.__version__, "keras": keras.__version__, "shape_name": "tiny",
+              "seq": 64, "memory_time": rows, "masked_lm_note": "none"}
+    assert "| int8 |" in bench.markdown(report)

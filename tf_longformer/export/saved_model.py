@@ -48,7 +48,7 @@ def load_for_export(source: str | os.PathLike, task: str | Task | None = None,
         `(model, task)`.
     """
     import tf_longformer
-    from converters import read_config_json
+    from converters.checkpoint import read_config_json
 
     from ..hub import resolve_model_folder
 
@@ -126,6 +126,7 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
     os.makedirs(export_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a model server may run as another user
         tf.saved_model.save(root, tmp, signatures=signatures)
         _write_export_info(tmp, model, task_obj, dtype, signatures)
         if os.path.exists(final):
@@ -135,6 +136,12 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
         if os.path.exists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _tf_variable(variable):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from ..default_global_attention import cls_global_attention_mask, question_global_attention_mask
 from .tasks import Task
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -60,6 +61,19 @@ def _request_checks(task: Task, config, tensors: dict[str, tf.Tensor]) -> list[t
     return checks
 
 
+def default_global_attention_mask(task: Task, config, input_ids: tf.Tensor) -> tf.Tensor:
+    """The global attention the task's model applies when `global_attention_mask` is omitted (int32)."""
+    if task.name == "text-classification":
+        return cls_global_attention_mask(input_ids)
+    if task.name == "question-answering":
+        return question_global_attention_mask(input_ids, config.sep_token_id, before_sep_token=True)
+    if task.name == "multiple-choice":
+        flat = tf.reshape(input_ids, tf.stack([-1, tf.shape(input_ids)[-1]]))
+        mask = question_global_attention_mask(flat, config.sep_token_id, before_sep_token=False)
+        return tf.reshape(mask, tf.shape(input_ids))
+    return tf.zeros_like(input_ids, tf.int32)
+
+
 def _outputs(task: Task, out, include_attentions: bool, include_hidden_states: bool) -> dict[str, tf.Tensor]:
     """The served outputs: the task's fields, then per-layer attentions / hidden states if asked."""
     result = {name: out[name] for name in task.outputs}
@@ -93,9 +107,12 @@ def build_signatures(model, task: Task, int_dtype=tf.int32, include_attentions: 
     shape = [None] * task.input_rank
     specs = [tf.TensorSpec(shape, dtype, name=name) for name in INPUT_NAMES]
 
-    def serve(tensors: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    @tf.function(input_signature=specs)
+    def with_global_attention(input_ids, attention_mask, global_attention_mask):
         # The signature's shapes are not enforced when a SavedModel runs: check the rank at run time.
-        tensors = {k: tf.ensure_shape(v, shape) for k, v in tensors.items()}
+        tensors = {k: tf.ensure_shape(v, shape) for k, v in (
+            ("input_ids", input_ids), ("attention_mask", attention_mask),
+            ("global_attention_mask", global_attention_mask))}
         with tf.control_dependencies(_request_checks(task, model.config, tensors)):
             tensors = {k: tf.identity(v) for k, v in tensors.items()}
         out = model(**tensors, output_attentions=include_attentions, output_hidden_states=include_hidden_states,
@@ -104,12 +121,10 @@ def build_signatures(model, task: Task, int_dtype=tf.int32, include_attentions: 
 
     @tf.function(input_signature=specs[:2])
     def serving_default(input_ids, attention_mask):
-        return serve({"input_ids": input_ids, "attention_mask": attention_mask})
-
-    @tf.function(input_signature=specs)
-    def with_global_attention(input_ids, attention_mask, global_attention_mask):
-        return serve({"input_ids": input_ids, "attention_mask": attention_mask,
-                      "global_attention_mask": global_attention_mask})
+        # The model is traced once: the default global attention is computed here, as the model would.
+        input_ids = tf.ensure_shape(input_ids, shape)
+        global_attention_mask = tf.cast(default_global_attention_mask(task, model.config, input_ids), dtype)
+        return with_global_attention(input_ids, attention_mask, global_attention_mask)
 
     return {
         DEFAULT_SIGNATURE: serving_default.get_concrete_function(),

@@ -1,0 +1,416 @@
+"""SavedModel export for TF Serving: served without tf_longformer, same numbers as the Keras model.
+
+Every export is a real SavedModel; the checks run it in a fresh Python process where tf_longformer,
+converters and Keras cannot be imported, through the real `saved_model_cli`, and with TF Serving's REST
+request bodies (translated to signature tensors by a small pure-Python translator written from TF
+Serving's documented semantics).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_longformer
+from tf_longformer.export import export_saved_model, next_version
+from tf_longformer.export.tasks import TASKS
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOL = 1e-5
+VOCAB = 60  # TINY_CONFIG
+SMALL = dict(seed=7, num_hidden_layers=2, attention_window=[8, 4])  # TINY_CONFIG with two layers
+LENGTHS_AND_BATCHES = ((7, 1), (13, 3), (21, 2))  # lengths not multiples of the windows
+CLEAN_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+
+
+# --- inputs ------------------------------------------------------------------------------------------
+
+def qa_shaped(rng, shape, length):
+    """`<s> question </s></s> context </s>` rows (three separators each), padded with 1 to `length`.
+
+    The first row fills `length`; the others are shorter. Returns ids, attention mask, and a random
+    global attention mask (first token plus ~20% of the others).
+    """
+    rows = int(np.prod(shape))
+    ids = np.ones((rows, length), np.int64)
+    for r in range(rows):
+        n = length if r == 0 else int(rng.integers(6, length + 1))
+        q = int(rng.integers(1, n - 4))
+        ids[r, :n] = [0, *rng.integers(3, VOCAB, q), 2, 2, *rng.integers(3, VOCAB, n - q - 4), 2]
+    mask = (ids != 1).astype(np.int64)
+    glob = ((rng.random(ids.shape) < 0.2) | (np.arange(length) == 0)).astype(np.int64) * mask
+    return tuple(a.reshape(*shape, length) for a in (ids, mask, glob))
+
+
+def cases(task, seed=0):
+    """Inputs of a few batch sizes and lengths for `task`: {case: {input name: array}}."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for length, batch in LENGTHS_AND_BATCHES:
+        shape = (batch, 3) if TASKS[task].choices else (batch,)
+        ids, mask, glob = qa_shaped(rng, shape, length)
+        out[f"len{length}_batch{batch}"] = {"input_ids": ids, "attention_mask": mask, "global_attention_mask": glob}
+    return out
+
+
+def keras_outputs(model, task, inputs, with_global):
+    out = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                global_attention_mask=inputs["global_attention_mask"] if with_global else None)
+    return {name: np.asarray(out[name]) for name in TASKS[task].outputs}
+
+
+# --- fixtures ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def models(reference_factory):
+    """One Keras model per task, loaded from random Hugging Face checkpoints (non-trivial weights)."""
+    out = {}
+    for task, spec in TASKS.items():
+        _, folder = reference_factory(spec.model_class, **SMALL)
+        out[task] = (getattr(tf_longformer, spec.model_class).from_pretrained(folder), folder)
+    return out
+
+
+@pytest.fixture(scope="module")
+def exports(models, tmp_path_factory):
+    """{name: (task, SavedModel version folder, int dtype)}: every task in int32, question answering in int64."""
+    root = tmp_path_factory.mktemp("exports")
+    out = {task: (task, export_saved_model(model, root / task), np.int32) for task, (model, _) in models.items()}
+    qa_model = models["question-answering"][0]
+    out["qa-int64"] = ("question-answering", export_saved_model(qa_model, root / "qa64", int_dtype="int64"), np.int64)
+    return out
+
+
+# --- served without us -------------------------------------------------------------------------------
+
+SERVE_SCRIPT = textwrap.dedent("""
+    import json, sys
+    for blocked in ("tf_longformer", "converters", "keras"):
+        sys.modules[blocked] = None  # importing them now raises ImportError
+    import numpy as np
+    import tensorflow as tf
+
+    manifest = json.load(open(sys.argv[1]))
+    inputs = np.load(sys.argv[2])
+    results, loaded = {}, {}
+    for key, (path, signature, names, dtype) in manifest.items():
+        if path not in loaded:
+            loaded[path] = tf.saved_model.load(path)
+        fn = loaded[path].signatures[signature]
+        out = fn(**{n: tf.constant(inputs[f"{key}/{n}"].astype(dtype)) for n in names})
+        results.update({f"{key}/{k}": v.numpy() for k, v in out.items()})
+    np.savez(sys.argv[3], **results)
+    ours = sorted(m for m in sys.modules if m.split(".")[0] in ("tf_longformer", "converters", "keras")
+                  and sys.modules[m] is not None)
+    try:
+        import tf_longformer  # noqa: F401
+        importable = True
+    except ImportError:
+        importable = False
+    print(json.dumps({"loaded_modules_of_ours": ours, "tf_longformer_importable": importable}))
+""")
+
+
+@pytest.mark.slow
+def test_served_in_fresh_process_without_tf_longformer(models, exports, tmp_path):
+    manifest, inputs, expected = {}, {}, {}
+    for name, (task, path, dtype) in exports.items():
+        model = models[task][0]
+        for case, arrays in cases(task, seed=len(name)).items():
+            for signature, with_global in (("serving_default", False), ("with_global_attention", True)):
+                key = f"{name}/{case}/{signature}"
+                names = ["input_ids", "attention_mask"] + (["global_attention_mask"] if with_global else [])
+                manifest[key] = (path, signature, names, np.dtype(dtype).name)
+                inputs.update({f"{key}/{n}": arrays[n] for n in names})
+                expected.update({f"{key}/{k}": v for k, v in keras_outputs(model, task, arrays, with_global).items()})
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    proc = subprocess.run(
+        [sys.executable, "-c", SERVE_SCRIPT, "manifest.json", "inputs.npz", "outputs.npz"],
+        cwd=tmp_path, env=CLEAN_ENV, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"loaded_modules_of_ours": [], "tf_longformer_importable": False}
+    served = np.load(tmp_path / "outputs.npz")
+    assert sorted(served.files) == sorted(expected)
+    diffs = {key: float(np.max(np.abs(served[key] - value))) for key, value in expected.items()}
+    assert max(diffs.values()) <= TOL, {k: v for k, v in diffs.items() if v > TOL}
+    # the default and explicit global attention really differ (the signatures are not the same function)
+    assert not np.allclose(served["question-answering/len13_batch3/serving_default/start_logits"],
+                           served["question-answering/len13_batch3/with_global_attention/start_logits"])
+    print(f"SavedModel vs Keras: max abs diff {max(diffs.values()):.3g} over {len(diffs)} outputs")
+
+
+# --- saved_model_cli ---------------------------------------------------------------------------------
+
+def saved_model_cli(*args):
+    return subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", *args],
+                          env=CLEAN_ENV, capture_output=True, text=True, timeout=180)
+
+
+def test_saved_model_cli_show_and_run(models, exports, tmp_path):
+    _, path, _ = exports["question-answering"]
+    show = saved_model_cli("show", "--dir", path, "--all")
+    assert show.returncode == 0, show.stderr[-2000:]
+    text = show.stdout
+    for signature, inputs in (("serving_default", ["attention_mask", "input_ids"]),
+                              ("with_global_attention", ["attention_mask", "global_attention_mask", "input_ids"])):
+        block = text.split(f"signature_def['{signature}']:")[1].split("signature_def[")[0]
+        assert re.findall(r"inputs\['(\w+)'\] tensor_info:\s+dtype: DT_INT32\s+shape: \(-1, -1\)", block) == inputs
+        assert re.findall(r"outputs\['(\w+)'\] tensor_info:\s+dtype: DT_FLOAT\s+shape: \(-1, -1\)", block) == [
+            "end_logits", "start_logits"]
+        assert "Method name is: tensorflow/serving/predict" in block
+
+    arrays = cases("question-answering", seed=3)["len13_batch3"]
+    np.save(tmp_path / "ids.npy", arrays["input_ids"].astype(np.int32))
+    np.save(tmp_path / "mask.npy", arrays["attention_mask"].astype(np.int32))
+    run = saved_model_cli("run", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default",
+                          "--inputs", f"input_ids={tmp_path / 'ids.npy'};attention_mask={tmp_path / 'mask.npy'}",
+                          "--outdir", str(tmp_path / "out"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    expected = keras_outputs(models["question-answering"][0], "question-answering", arrays, with_global=False)
+    for name, value in expected.items():
+        assert np.max(np.abs(np.load(tmp_path / "out" / f"{name}.npy") - value)) <= TOL
+
+
+# --- TF Serving REST bodies --------------------------------------------------------------------------
+
+def rest_request_to_tensors(body: dict, signature) -> dict:
+    """Translate a TF Serving REST `:predict` body to the signature's input tensors.
+
+    TF Serving semantics (RESTful API guide): row format `{"instances": [{name: value, ...}, ...]}` stacks
+    each named input of every instance along a new batch axis (every instance names the same inputs,
+    with the same shape); columnar format `{"inputs": {name: value, ...}}` gives each input whole, batch
+    axis included. JSON numbers become the signature's dtype; a non-integer for an integer input is an
+    error. Every signature input must be given, and no other.
+    """
+    specs = signature.structured_input_signature[1]
+    if ("instances" in body) == ("inputs" in body):
+        raise ValueError("JSON body must have exactly one of 'instances' (row format) or 'inputs' (columnar format)")
+    if "instances" in body:
+        instances = body["instances"]
+        if not instances or not all(isinstance(i, dict) for i in instances):
+            raise ValueError("'instances' must be a non-empty list of objects for a multi-input signature")
+        names = set(instances[0])
+        if any(set(i) != names for i in instances):
+            raise ValueError("every instance must have the same named inputs")
+        columns = {n: [i[n] for i in instances] for n in names}
+    else:
+        columns = body["inputs"]
+        if not isinstance(columns, dict):
+            raise ValueError("'inputs' must be an object of named inputs for a multi-input signature")
+    if set(columns) != set(specs):
+        raise ValueError(f"inputs {sorted(columns)} do not match the signature's {sorted(specs)}")
+    tensors = {}
+    for name, value in columns.items():
+        array = np.array(value)
+        if array.dtype == object:
+            raise ValueError(f"{name}: ragged list; every row must have the same length")
+        dtype = specs[name].dtype.as_numpy_dtype
+        if np.issubdtype(dtype, np.integer) and not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"{name}: JSON value is not an integer, the signature wants {specs[name].dtype.name}")
+        tensors[name] = tf.constant(array.astype(dtype))
+    return tensors
+
+
+def rest_response(body: dict, outputs: dict) -> dict:
+    """The JSON TF Serving answers: `predictions` (one object per row) for row requests, else `outputs`."""
+    values = {k: v.numpy().tolist() for k, v in outputs.items()}
+    if "instances" in body:
+        rows = len(next(iter(values.values())))
+        return {"predictions": [{k: v[i] for k, v in values.items()} for i in range(rows)]}
+    return {"outputs": values}
+
+
+def rest_bodies_in_docs() -> list[dict]:
+    """The request bodies shown in docs/serving.md (its ```json blocks with 'instances' or 'inputs')."""
+    with open(os.path.join(REPO, "docs", "serving.md"), encoding="utf-8") as f:
+        blocks = re.findall(r"```json\n(.*?)```", f.read(), flags=re.S)
+    bodies = [json.loads(b) for b in blocks]
+    return [b for b in bodies if "instances" in b or "inputs" in b]
+
+
+def test_rest_request_bodies_row_and_columnar(models, exports):
+    _, path, _ = exports["question-answering"]
+    loaded = tf.saved_model.load(path)
+    model = models["question-answering"][0]
+    arrays = cases("question-answering", seed=5)["len13_batch3"]
+    rows = [{n: arrays[n][i].tolist() for n in ("input_ids", "attention_mask")} for i in range(3)]
+    bodies = [
+        ({"instances": rows}, False),
+        ({"signature_name": "serving_default",
+          "inputs": {n: arrays[n].tolist() for n in ("input_ids", "attention_mask")}}, False),
+        ({"signature_name": "with_global_attention",
+          "instances": [{**r, "global_attention_mask": arrays["global_attention_mask"][i].tolist()}
+                        for i, r in enumerate(rows)]}, True),
+        ({"signature_name": "with_global_attention", "inputs": {n: a.tolist() for n, a in arrays.items()}}, True),
+    ]
+    docs_bodies = rest_bodies_in_docs()
+    assert len(docs_bodies) >= 3
+    for doc_body in docs_bodies:  # the documented requests, verbatim
+        as_arrays = rest_request_to_tensors(doc_body, loaded.signatures[doc_body.get("signature_name",
+                                                                                     "serving_default")])
+        bodies.append((doc_body, "global_attention_mask" in as_arrays))
+    for body, with_global in bodies:
+        body = json.loads(json.dumps(body))  # exactly what travels over HTTP
+        signature = loaded.signatures[body.get("signature_name", "serving_default")]
+        tensors = rest_request_to_tensors(body, signature)
+        response = json.loads(json.dumps(rest_response(body, signature(**tensors))))
+        expected = keras_outputs(model, "question-answering", {k: v.numpy() for k, v in tensors.items()},
+                                 with_global)
+        got = ({k: np.array([p[k] for p in response["predictions"]]) for k in expected} if "instances" in body
+               else {k: np.array(response["outputs"][k]) for k in expected})
+        for name, value in expected.items():
+            assert np.max(np.abs(got[name] - value)) <= TOL, (name, body)
+
+    with pytest.raises(ValueError, match="not an integer"):
+        rest_request_to_tensors({"instances": [{"input_ids": [0, 5.5, 2], "attention_mask": [1, 1, 1]}]},
+                                loaded.signatures["serving_default"])
+
+
+# --- bad requests ------------------------------------------------------------------------------------
+
+def test_bad_requests_fail_clearly(exports):
+    """Through the loaded SavedModel (graph assertions), never garbage numbers."""
+    qa = tf.saved_model.load(exports["question-answering"][1]).signatures
+    qa64 = tf.saved_model.load(exports["qa-int64"][1]).signatures["serving_default"]
+    mc = tf.saved_model.load(exports["multiple-choice"][1]).signatures["serving_default"]
+    ok = np.array([[0, 5, 6, 2, 2, 7, 8, 9, 2, 1]], np.int32)
+    mask = (ok != 1).astype(np.int32)
+    f = qa["serving_default"]
+
+    def call(fn=f, **kw):
+        return fn(**{k: tf.constant(v) for k, v in kw.items()})
+
+    call(input_ids=ok, attention_mask=mask)  # the good request works
+    bad = [
+        (dict(input_ids=ok.astype(np.float32), attention_mask=mask), "expected to be a int32 tensor"),
+        (dict(input_ids=ok.astype(np.int64), attention_mask=mask), "expected to be a int32 tensor"),
+        (dict(input_ids=ok[None], attention_mask=mask[None]), r"not compatible with expected shape \[\?,\?\]"),
+        (dict(input_ids=ok, attention_mask=mask[:, :6]), "attention_mask must have the same shape as input_ids"),
+        (dict(input_ids=ok + 55, attention_mask=mask), rf"input_ids contains ids outside \[0, {VOCAB}\)"),
+        (dict(input_ids=ok - 1, attention_mask=mask), rf"input_ids contains ids outside \[0, {VOCAB}\)"),
+        (dict(input_ids=ok, attention_mask=mask * 2), "attention_mask must hold only 0 and 1"),
+        (dict(input_ids=np.full((1, 90), 5, np.int32), attention_mask=np.ones((1, 90), np.int32)),
+         "sequences may have at most 78 tokens"),
+        (dict(input_ids=np.zeros((1, 0), np.int32), attention_mask=np.zeros((1, 0), np.int32)),
+         "at least one token"),
+        (dict(input_ids=np.where(ok == 2, 5, ok), attention_mask=mask), "exactly three separator tokens"),
+        (dict(fn=qa["with_global_attention"], input_ids=ok, attention_mask=mask, global_attention_mask=mask[:, :4]),
+         "global_attention_mask must have the same shape as input_ids"),
+        (dict(fn=qa["with_global_attention"], input_ids=ok, attention_mask=mask, global_attention_mask=-mask),
+         "global_attention_mask must hold only 0 and 1"),
+        # int64 ids beyond int32 must not wrap around into the vocabulary
+        (dict(fn=qa64, input_ids=ok.astype(np.int64) + 2**32, attention_mask=mask.astype(np.int64)),
+         rf"input_ids contains ids outside \[0, {VOCAB}\)"),
+        # (batch, choices) swapped between ids and mask: same number of elements, still refused
+        (dict(fn=mc, input_ids=np.tile(ok, (2, 3, 1)), attention_mask=np.tile(mask, (3, 2, 1))),
+         r"attention_mask must have the same shape as input_ids \(batch, num_choices, sequence_length\)"),
+        (dict(fn=mc, input_ids=ok, attention_mask=mask), r"not compatible with expected shape \[\?,\?,\?\]"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises((tf.errors.InvalidArgumentError, TypeError, ValueError), match=message):
+            call(**kwargs)
+
+
+# --- layout, versions, atomicity ---------------------------------------------------------------------
+
+def test_versions_layout_and_atomic_write(models, tmp_path, monkeypatch):
+    model = models["text-classification"][0]
+    base = tmp_path / "cls"
+    assert next_version(base) == 1
+    first = export_saved_model(model, base)
+    second = export_saved_model(model, base)
+    assert (first, second) == (str(base / "1"), str(base / "2"))
+    assert export_saved_model(model, base, version=10) == str(base / "10")
+    assert next_version(base) == 11
+    info = json.loads((base / "1" / "assets.extra" / "tf_longformer_export.json").read_text())
+    assert info["task"] == "text-classification" and info["input_dtype"] == "int32"
+    assert info["signatures"]["serving_default"]["outputs"] == ["logits"]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert os.stat(base / "1").st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0o700: a server may be another user
+
+    before = {p: p.stat().st_mtime_ns for p in (base / "2").rglob("*")}
+    with pytest.raises(FileExistsError, match="already exists"):
+        export_saved_model(model, base, version=2)
+    assert {p: p.stat().st_mtime_ns for p in (base / "2").rglob("*")} == before
+    for bad in (0, -3, "4", True):
+        with pytest.raises(ValueError, match="positive integer"):
+            export_saved_model(model, base, version=bad)
+    with pytest.raises(ValueError, match="does not match the model"):
+        export_saved_model(model, base, task="question-answering")
+    with pytest.raises(ValueError, match="int32 or int64"):
+        export_saved_model(model, base, int_dtype="float32")
+
+    # a failure in the middle of writing leaves neither a version folder nor a temporary one behind
+    import tf_longformer.export.saved_model as saved_model_module
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(saved_model_module, "_write_export_info", crash)
+    with pytest.raises(OSError, match="disk full"):
+        export_saved_model(model, base)
+    assert sorted(os.listdir(base)) == ["1", "10", "2"]
+
+
+def test_export_with_attentions_and_hidden_states(models, tmp_path):
+    model = models["feature-extraction"][0]
+    path = export_saved_model(model, tmp_path, include_attentions=True, include_hidden_states=True, int_dtype="int64")
+    fn = tf.saved_model.load(path).signatures["with_global_attention"]
+    arrays = cases("feature-extraction", seed=9)["len13_batch3"]
+    served = fn(**{k: tf.constant(v) for k, v in arrays.items()})
+    ref = model(**arrays, output_attentions=True, output_hidden_states=True)
+    layers = model.config.num_hidden_layers
+    assert sorted(served) == sorted(["last_hidden_state", "pooler_output"] + [f"hidden_states_{i}" for i in range(
+        layers + 1)] + [f"attentions_{i}" for i in range(layers)] + [f"global_attentions_{i}" for i in range(layers)])
+    pairs = [("last_hidden_state", ref.last_hidden_state), ("pooler_output", ref.pooler_output)]
+    pairs += [(f"hidden_states_{i}", h) for i, h in enumerate(ref.hidden_states)]
+    pairs += [(f"attentions_{i}", a) for i, a in enumerate(ref.attentions)]
+    pairs += [(f"global_attentions_{i}", a) for i, a in enumerate(ref.global_attentions)]
+    for name, value in pairs:
+        assert np.max(np.abs(served[name].numpy() - np.asarray(value))) <= TOL, name
+
+
+# --- command line ------------------------------------------------------------------------------------
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tf_longformer.cli", "export", *args], cwd=cwd, env=CLEAN_ENV,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_cli_export_infers_task_and_fails_in_one_line(models, reference_factory, tmp_path):
+    model, folder = models["token-classification"]
+    done = cli("--model", folder, str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    path = done.stdout.strip().splitlines()[-1]
+    assert path == str(tmp_path / "out" / "1")
+    assert "tensorflow_model_server --rest_api_port=8501" in done.stderr
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    arrays = cases("token-classification", seed=11)["len21_batch2"]
+    served = fn(input_ids=tf.constant(arrays["input_ids"], tf.int32),
+                attention_mask=tf.constant(arrays["attention_mask"], tf.int32))
+    expected = keras_outputs(model, "token-classification", arrays, with_global=False)
+    assert np.max(np.abs(served["logits"].numpy() - expected["logits"])) <= TOL
+
+    _, base_folder = reference_factory("TFLongformerModel", **SMALL)
+    for args, message in (
+        (("--model", base_folder, "--task", "question-answering", str(tmp_path / "qa")), "has no weights for 2"),
+        (("--model", folder, "--version", "1", str(tmp_path / "out")), "already exists"),
+    ):
+        failed = cli(*args)
+        assert failed.returncode == 2, failed.stderr
+        ours = [line for line in failed.stderr.splitlines() if line.startswith("tf-longformer")]  # not TF's logs
+        assert len(ours) == 1 and ours[0].startswith("tf-longformer export: error:") and message in ours[0], ours
+    assert not os.path.exists(tmp_path / "qa" / "1")

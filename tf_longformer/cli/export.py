@@ -1,0 +1,54 @@
+"""`tf-longformer export`: write a checkpoint as a TF Serving SavedModel (`OUT/<version>/`), optionally ONNX.
+
+Example:
+    tf-longformer export --model ./my-longformer-squad /models/longformer_qa
+    tf-longformer export --model ./ckpt --task text-classification --int-dtype int64 /models/cls
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+HELP = "export a model as a TensorFlow SavedModel for TF Serving (and optionally ONNX)"
+
+# kept in sync with tf_longformer.export.tasks.TASK_NAMES (not imported here: it would load TensorFlow)
+_TASKS = ("feature-extraction", "fill-mask", "text-classification", "token-classification", "question-answering",
+          "multiple-choice", "base")
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", metavar="OUT", help="model base path; the export goes to OUT/<version>/")
+    parser.add_argument("--model", required=True, metavar="SRC",
+                        help="Hugging Face model folder, checkpoint file or cached hub id (what from_pretrained reads)")
+    parser.add_argument("--task", choices=_TASKS,
+                        help="what to serve (default: from config.json `architectures`)")
+    parser.add_argument("--version", type=int, help="version folder name (default: next free integer, 1 at first)")
+    parser.add_argument("--int-dtype", choices=("int32", "int64"), default="int32",
+                        help="dtype of input_ids / attention_mask / global_attention_mask (default int32)")
+    parser.add_argument("--include-attentions", action="store_true",
+                        help="also serve attentions_<layer> and global_attentions_<layer>")
+    parser.add_argument("--include-hidden-states", action="store_true", help="also serve hidden_states_<i>")
+    parser.add_argument("--allow-missing-weights", action="store_true",
+                        help="export even if the checkpoint lacks the task head's weights (they would be random)")
+    parser.add_argument("--onnx", metavar="FILE",
+                        help="also convert the serving_default signature to this ONNX file (needs tf2onnx)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..export import export_saved_model
+
+    path = export_saved_model(
+        args.model, args.out, task=args.task, version=args.version, include_attentions=args.include_attentions,
+        include_hidden_states=args.include_hidden_states, int_dtype=args.int_dtype,
+        allow_missing_weights=args.allow_missing_weights,
+    )
+    print(path)
+    if args.onnx:
+        from ..export.onnx import export_onnx
+
+        print(export_onnx(path, args.onnx))
+    print(f"serve it: tensorflow_model_server --rest_api_port=8501 --model_name=longformer "
+          f"--model_base_path={os.path.abspath(args.out)}", file=sys.stderr)
+    return 0

@@ -1,0 +1,121 @@
+"""Mixed precision (`mixed_bfloat16`, `mixed_float16`): finite forward passes and training, outputs close to
+float32 on a checkpoint with realistic weight scales (transformers' own initialisation, std 0.02).
+
+Attention scores, masks (float32 minimum) and softmax run in float32 whatever the compute dtype; the
+losses are float32; `mixed_float16` training uses Keras' dynamic loss scaling (LossScaleOptimizer).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_longformer
+from tests.test_training import FIT_CONFIG, _dataset, _fit_data
+
+POLICIES = ("mixed_bfloat16", "mixed_float16")
+# Max / mean |difference| to float32 over non-padded tokens of the last hidden state (LayerNorm output,
+# std 1) and max |difference| of the logits; measured 0.049 / 0.0038 / 1.5e-4 (bf16) and
+# 0.0059 / 0.00048 / 2.9e-5 (fp16) on the checkpoint below. Bounds leave room for other CPUs / kernels.
+BOUNDS = {
+    "mixed_bfloat16": {"hidden_max": 0.15, "hidden_mean": 0.01, "logits_max": 2e-3},
+    "mixed_float16": {"hidden_max": 0.02, "hidden_mean": 1.5e-3, "logits_max": 3e-4},
+}
+REALISTIC = dict(vocab_size=200, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                 attention_window=32, max_position_embeddings=300, hidden_dropout_prob=0.0,
+                 attention_probs_dropout_prob=0.0, num_labels=3)
+
+
+@pytest.fixture(autouse=True)
+def _restore_policy():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(scope="module")
+def realistic_checkpoint(tmp_path_factory):
+    """transformers' initialisation (normal std 0.02, LayerNorm 1) with small bias / LayerNorm offsets, as
+    a trained checkpoint has; saved as a Hugging Face folder."""
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    model = transformers.LongformerForSequenceClassification(transformers.LongformerConfig(**REALISTIC)).eval()
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("bias"):
+                param.add_(torch.randn(param.shape, generator=gen) * 0.02)
+            elif "LayerNorm.weight" in name:
+                param.add_(torch.randn(param.shape, generator=gen) * 0.05)
+    folder = str(tmp_path_factory.mktemp("realistic"))
+    model.save_pretrained(folder)
+    return folder
+
+
+def _long_batch():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(3, 200, (2, 250))
+    ids[:, 0] = 0
+    mask = np.ones_like(ids)
+    mask[1, 200:] = 0
+    ids[mask == 0] = 1
+    glob = np.zeros_like(ids)
+    glob[:, [0, 100]] = 1
+    glob[1, 220] = 1  # inside padding
+    return {"input_ids": ids, "attention_mask": mask, "global_attention_mask": glob}
+
+
+def _forward(folder, policy):
+    keras.mixed_precision.set_global_policy(policy)
+    model = tf_longformer.TFLongformerForSequenceClassification.from_pretrained(folder)
+    assert all(w.dtype == "float32" for w in model.weights if w.dtype.startswith("float"))
+    out = model(**{k: tf.constant(v) for k, v in _long_batch().items()}, output_hidden_states=True,
+                output_attentions=True)
+    return out
+
+
+def test_mixed_precision_forward_close_to_float32(realistic_checkpoint):
+    batch = _long_batch()
+    valid = batch["attention_mask"].astype(bool)
+    ref = _forward(realistic_checkpoint, "float32")
+    ref_hidden = ref.hidden_states[-1].numpy()
+    report = {}
+    for policy in POLICIES:
+        out = _forward(realistic_checkpoint, policy)
+        compute_dtype = policy.split("_")[1]
+        assert out.logits.dtype == compute_dtype
+        for tensor in (*out.hidden_states, *out.attentions, *out.global_attentions, out.logits):
+            assert np.isfinite(np.asarray(tf.cast(tensor, tf.float32))).all()
+        hidden = np.asarray(tf.cast(out.hidden_states[-1], tf.float32))
+        diff = np.abs(hidden - ref_hidden)[valid]
+        logits_diff = np.abs(np.asarray(tf.cast(out.logits, tf.float32)) - ref.logits.numpy()).max()
+        report[policy] = {"hidden_max": float(diff.max()), "hidden_mean": float(diff.mean()),
+                          "logits_max": float(logits_diff)}
+        # attention probabilities: each local row still sums to one over non-masked keys
+        sums = np.asarray(tf.cast(out.attentions[0], tf.float32)).sum(-1)[0, :, 1:]
+        np.testing.assert_allclose(sums[sums > 0], 1.0, atol=2e-2)
+    print("difference to float32:", report)
+    for policy, values in report.items():
+        for key, value in values.items():
+            assert value <= BOUNDS[policy][key], (policy, key, value)
+        assert values["hidden_max"] > 0  # really ran in reduced precision
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", POLICIES)
+def test_mixed_precision_fit(policy):
+    keras.mixed_precision.set_global_policy(policy)
+    keras.utils.set_random_seed(0)
+    model = tf_longformer.TFLongformerForTokenClassification(tf_longformer.LongformerConfig(**FIT_CONFIG, num_labels=3))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), metrics=[keras.metrics.SparseCategoricalAccuracy()])
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
+    inputs, labels = _fit_data("TFLongformerForTokenClassification")
+    history = model.fit(_dataset(inputs, labels, "hf", batch_size=8), epochs=5, verbose=0).history
+    assert np.all(np.isfinite(history["loss"])) and history["loss"][-1] < history["loss"][0], history
+    for weight in model.trainable_weights:
+        assert weight.dtype == "float32" and np.isfinite(weight.numpy()).all()
+    result = model.evaluate(_dataset(inputs, labels, "hf"), verbose=0, return_dict=True)
+    assert np.isfinite(result["loss"])

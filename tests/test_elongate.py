@@ -28,8 +28,9 @@ WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on"
 
 def _source(tmp_path_factory, kind: str, cls_name: str, **overrides):
     """A random transformers model of `kind` ("roberta" / "bert"), saved as an HF folder (+ BERT tokenizer)."""
-    config_cls = transformers.RobertaConfig if kind == "roberta" else transformers.BertConfig
-    extra = {"type_vocab_size": 1, "layer_norm_eps": 1e-5} if kind == "roberta" else {}
+    config_cls = {"roberta": transformers.RobertaConfig, "xlm-roberta": transformers.XLMRobertaConfig,
+                  "bert": transformers.BertConfig}[kind]
+    extra = {"type_vocab_size": 1, "layer_norm_eps": 1e-5} if kind != "bert" else {}
     config = config_cls(**{**TINY, **extra, **overrides})
     torch.manual_seed(0)
     model = getattr(transformers, cls_name)(config).eval()
@@ -83,6 +84,15 @@ def test_roberta_mlm_keeps_its_outputs(roberta_mlm, tmp_path):
     ours, theirs = _compare(model, tf_longformer.TFLongformerForMaskedLM, transformers.LongformerForMaskedLM,
                             tmp_path / "lf", pad_id=1, token_types=False)
     assert ours <= TOL and theirs <= TOL, (ours, theirs)
+
+
+def test_xlm_roberta_mlm_keeps_its_outputs(tmp_path_factory, tmp_path):
+    model, src = _source(tmp_path_factory, "xlm-roberta", "XLMRobertaForMaskedLM")
+    result = elongate(src, tmp_path / "lf", max_length=64, attention_window=WINDOW)
+    assert result.source_model_type == "xlm-roberta" and result.max_position_embeddings == 66
+    ours, _ = _compare(model, tf_longformer.TFLongformerForMaskedLM, transformers.LongformerForMaskedLM,
+                       tmp_path / "lf", pad_id=1, token_types=False)
+    assert ours <= TOL
 
 
 def test_bert_mlm_keeps_its_outputs_and_token_types(bert_mlm, tmp_path):

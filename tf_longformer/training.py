@@ -144,3 +144,39 @@ def prediction_outputs(y_pred: Any) -> Any:
     if isinstance(y_pred, tuple):
         return y_pred
     return y_pred
+
+
+def first_replica_batch(iterator: Any) -> Any:
+    """One batch of a (distributed) Keras epoch iterator, each distributed value replaced by its first
+    replica's part: enough for Keras' symbolic build, which needs only shapes and dtypes.
+
+    Keras averages the replicas' parts with `strategy.reduce`, which `MultiWorkerMirroredStrategy` cannot
+    do for a dict of inputs (it fails on the first `fit`); this avoids that reduction.
+    """
+    for _, _, data_iterator in iterator:
+        batch = next(data_iterator)
+        break
+    else:  # pragma: no cover - Keras never builds from an empty iterator
+        return None
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return tf.distribute.get_strategy().experimental_local_results(value)[0]
+        return value
+
+    return tf.nest.map_structure(local, batch)
+
+
+def logs_for_strategy(logs: Any) -> Any:
+    """Step logs in a form Keras can reduce across workers.
+
+    Under `MultiWorkerMirroredStrategy` Keras 3 averages each logged value with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails for the scalar metrics every step returns
+    (tensorflow/tensorflow#72388). Scalars are given a length-1 axis there; the reduction then returns the
+    (already synchronised) scalar. Elsewhere the logs are returned unchanged.
+    """
+    strategy = tf.distribute.get_strategy()
+    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode()):
+        return logs
+    return tf.nest.map_structure(lambda v: tf.reshape(v, [1]) if tf.is_tensor(v) and v.shape.rank == 0 else v, logs)

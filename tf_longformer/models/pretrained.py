@@ -11,7 +11,9 @@ import keras
 from ..configuration import LongformerConfig
 from ..modeling_outputs import ModelOutput
 from ..training import (
+    first_replica_batch,
     hf_style_loss,
+    logs_for_strategy,
     main_output,
     metric_targets,
     model_loss,
@@ -81,11 +83,11 @@ class TFLongformerPreTrainedModel(keras.Model):
 
     def train_step(self, data):
         """Keras `train_step`; `(x, y)` without a compiled loss trains on the model's own loss."""
-        return super().train_step(move_y_into_inputs(self, data))
+        return logs_for_strategy(super().train_step(move_y_into_inputs(self, data)))
 
     def test_step(self, data):
         """Keras `test_step`, with the same two loss styles as `train_step`."""
-        return super().test_step(move_y_into_inputs(self, data))
+        return logs_for_strategy(super().test_step(move_y_into_inputs(self, data)))
 
     def predict_step(self, data):
         """Keras `predict_step`: a dict of the output tensors (the scalar loss left out)."""
@@ -109,6 +111,15 @@ class TFLongformerPreTrainedModel(keras.Model):
         if y_true is None:
             return self.get_metrics_result()
         return super().compute_metrics(x, y_true, predictions, sample_weight)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras' build step under tf.distribute, fed one replica's part of a batch (see
+        `training.first_replica_batch`: Keras' own cross-replica mean fails under MultiWorkerMirroredStrategy)."""
+        if iterator is not None and self._distribute_strategy is not None:
+            with self._distribute_strategy.scope():
+                data_batch = first_replica_batch(iterator)
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # --- gradient checkpointing (Hugging Face names) ------------------------------------------------
 

@@ -1,14 +1,20 @@
 """Convert an exported SavedModel signature to ONNX with tf2onnx (optional: `pip install tf2onnx onnxruntime`).
 
 tf2onnx 1.17 has no converter for TensorFlow's `Erfc` op, which exact GELU uses
-(`0.5 * x * erfc(-x / sqrt(2))`); without help it leaves the op in the graph and onnxruntime refuses the
-model ("Could not find an implementation for Erfc"). We rewrite it as `1 - Erf(x)` (ONNX `Erf`), which is
+(`0.5 * x * erfc(-x / sqrt(2))`); without help it logs "Tensorflow op [...: Erfc] is not supported",
+leaves the op in the graph, and onnxruntime refuses the model ("INVALID_GRAPH : This is an invalid model.
+... Error No Op registered for Erfc with domain_version of 17"). We rewrite it as `1 - Erf(x)` (ONNX `Erf`), which is
 exact to float32 rounding (≤ 1e-7 absolute on GELU's inputs).
 
 tf2onnx 1.17 also converts `PadV2` of a bool tensor (the padded attention masks) into an invalid ONNX
 `Pad`: it casts the data to float but not the bool pad value, and onnxruntime rejects the model ("Type
 parameter (T) of Optype (Pad) bound to different types (tensor(float) and tensor(bool)"). Our `PadV2`
 handler casts the pad value as well.
+
+tf2onnx 1.17 drops the `transpose_b` of a `BatchMatMulV2` whose input rank it does not know, which is
+the case inside `tf.cond` branches (the global-attention rows): onnxruntime then fails with "MatMul
+dimension mismatch" or, worse, computes a wrong product. Our `MatMul` handler writes those as `Einsum`
+over `...` instead (and keeps tf2onnx's einsum decomposition off, which rejects `...` equations).
 
 The request checks of the SavedModel are TensorFlow `Assert` ops, which tf2onnx drops: in ONNX an
 example with out-of-range ids or too many global tokens yields NaN rows (the model poisons them), but
@@ -17,6 +23,7 @@ shape and mask-value checks are gone, so validate requests before calling the ON
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -52,6 +59,46 @@ def _pad_v2_with_matching_value(ctx, node, name, args):
         ctx.set_shape(cast.output[0], [])
     assert ctx.get_dtype(node.input[0]) in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT32,
                                             TensorProto.INT64, ctx.get_dtype(node.output[0]))
+
+
+def _matmul_keeping_transposes(ctx, node, name, args):
+    """tf2onnx handler: tf2onnx's `MatMul` conversion, except where it would lose a transpose.
+
+    tf2onnx implements `transpose_a/b` (`adj_x/y`) with a `Transpose` whose permutation needs the input's
+    rank, and silently skips it when the rank is unknown, as it is inside `tf.cond` branches: the result
+    is a wrong product or a shape error. There an `Einsum` over `...` swaps the last two axes without
+    knowing the rank (and broadcasts the batch axes as `BatchMatMulV2` does).
+    """
+    from tf2onnx.onnx_opset.math import MatMul
+
+    flags = [node.get_attr(a) for a in ("transpose_a", "adjoint_a", "adj_x", "transpose_b", "adjoint_b", "adj_y")]
+    flags = [0 if f is None else f.i for f in flags]
+    transpose = (sum(flags[:3]) % 2, sum(flags[3:]) % 2)
+    rank_unknown = any(t and not ctx.get_shape(node.input[i]) for i, t in enumerate(transpose))
+    if not rank_unknown:
+        MatMul.version_10(ctx, node)
+        return
+    left = "...ji" if transpose[0] else "...ij"
+    right = "...kj" if transpose[1] else "...jk"
+    node.type = "Einsum"
+    for attr in ("transpose_a", "transpose_b", "adjoint_a", "adjoint_b", "adj_x", "adj_y"):
+        if node.get_attr(attr) is not None:
+            del node.attr[attr]
+    node.set_attr("equation", f"{left},{right}->...ik")
+
+
+@contextlib.contextmanager
+def _without_einsum_optimizer():
+    """Skip tf2onnx's einsum decomposition: it rejects the `...` equations above (ONNX Einsum runs them)."""
+    import tf2onnx.optimizer
+
+    optimizers = getattr(tf2onnx.optimizer, "_optimizers", {})
+    removed = optimizers.pop("einsum_optimizer", None)
+    try:
+        yield
+    finally:
+        if removed is not None:
+            optimizers["einsum_optimizer"] = removed
 
 
 def export_onnx(saved_model_dir: str | os.PathLike, output_path: str | os.PathLike,
@@ -93,10 +140,16 @@ def export_onnx(saved_model_dir: str | os.PathLike, output_path: str | os.PathLi
         return fn(**dict(zip(names, tensors, strict=True)))
 
     input_signature = [tf.TensorSpec(specs[n].shape, specs[n].dtype, name=n) for n in names]
-    model_proto, _ = tf2onnx.convert.from_function(
-        tf.function(call, input_signature=input_signature), input_signature=input_signature, opset=opset,
-        custom_op_handlers={"Erfc": (_erfc_as_one_minus_erf, []), "PadV2": (_pad_v2_with_matching_value, [])},
-    )
+    handlers = {
+        "Erfc": (_erfc_as_one_minus_erf, []),
+        "PadV2": (_pad_v2_with_matching_value, []),
+        **{op: (_matmul_keeping_transposes, []) for op in ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")},
+    }
+    with _without_einsum_optimizer():
+        model_proto, _ = tf2onnx.convert.from_function(
+            tf.function(call, input_signature=input_signature), input_signature=input_signature, opset=opset,
+            custom_op_handlers=handlers,
+        )
     known = {schema.name for schema in onnx.defs.get_all_schemas()}
     unsupported = sorted({n.op_type for n in model_proto.graph.node if n.domain in ("", "ai.onnx")} - known)
     if unsupported:

@@ -41,6 +41,7 @@ _EXPORTS = {
     "LongformerTokenizer": "tokenizer",
     "BatchEncoding": "tokenizer",
     "build_tokenizer_files": "tokenizer",
+    "export_saved_model": "export.saved_model",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -5,7 +5,10 @@ XLA follows the same loss curve; gradient checkpointing gives the same gradients
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -343,6 +346,21 @@ def test_gradient_checkpointing_only_when_training():
     a = model(**{k: tf.constant(v) for k, v in inputs.items()}).logits
     b = model(**{k: tf.constant(v) for k, v in inputs.items()}, training=True).logits
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+def test_train_memory_benchmark_small(tmp_path):
+    """`benchmarks/train_memory.py --small`: one fresh process per setting, same losses with checkpointing."""
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "train_memory.py"), "--small",
+                           "--tokens", "256", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "train_memory.json").read_text())
+    off, on = report["results"]
+    assert (off["gradient_checkpointing"], on["gradient_checkpointing"]) == (False, True)
+    for row in (off, on):
+        assert row["peak_rss_mb"] >= row["baseline_rss_mb"] > 100
+        assert len(row["losses"]) == 2 and row["losses"][1] != row["losses"][0]
+    np.testing.assert_allclose(on["losses"], off["losses"], rtol=1e-6)
+    assert "| on |" in (tmp_path / "train_memory.md").read_text()
 
 
 # --- bucketed datasets ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import pytest
 import tensorflow as tf
 
 import tf_longformer
+from tf_longformer.cli import main as tf_longformer_cli
 from tf_longformer.export import export_saved_model, next_version
 from tf_longformer.export.tasks import TASKS
 
@@ -81,11 +82,12 @@ def models(reference_factory):
 
 @pytest.fixture(scope="module")
 def exports(models, tmp_path_factory):
-    """{name: (task, SavedModel version folder, int dtype)}: every task in int32, question answering in int64."""
+    """{task: (task, SavedModel version folder, int dtype)}: int32 inputs, int64 for token classification."""
     root = tmp_path_factory.mktemp("exports")
-    out = {task: (task, export_saved_model(model, root / task), np.int32) for task, (model, _) in models.items()}
-    qa_model = models["question-answering"][0]
-    out["qa-int64"] = ("question-answering", export_saved_model(qa_model, root / "qa64", int_dtype="int64"), np.int64)
+    out = {}
+    for task, (model, _) in models.items():
+        dtype = np.int64 if task == "token-classification" else np.int32
+        out[task] = (task, export_saved_model(model, root / task, int_dtype=np.dtype(dtype).name), dtype)
     return out
 
 
@@ -157,6 +159,7 @@ def saved_model_cli(*args):
                           env=CLEAN_ENV, capture_output=True, text=True, timeout=180)
 
 
+@pytest.mark.slow
 def test_saved_model_cli_show_and_run(models, exports, tmp_path):
     _, path, _ = exports["question-answering"]
     show = saved_model_cli("show", "--dir", path, "--all")
@@ -223,12 +226,17 @@ def rest_request_to_tensors(body: dict, signature) -> dict:
 
 
 def rest_response(body: dict, outputs: dict) -> dict:
-    """The JSON TF Serving answers: `predictions` (one object per row) for row requests, else `outputs`."""
+    """The JSON TF Serving answers: `predictions` (one entry per row) for row requests, else `outputs`.
+
+    With several outputs, each row is an object (row format) and `outputs` an object of named values; with
+    a single output, its name is omitted.
+    """
     values = {k: v.numpy().tolist() for k, v in outputs.items()}
     if "instances" in body:
         rows = len(next(iter(values.values())))
-        return {"predictions": [{k: v[i] for k, v in values.items()} for i in range(rows)]}
-    return {"outputs": values}
+        predictions = [{k: v[i] for k, v in values.items()} for i in range(rows)]
+        return {"predictions": [next(iter(p.values())) for p in predictions] if len(values) == 1 else predictions}
+    return {"outputs": next(iter(values.values())) if len(values) == 1 else values}
 
 
 def rest_bodies_in_docs() -> list[dict]:
@@ -275,6 +283,21 @@ def test_rest_request_bodies_row_and_columnar(models, exports):
     with pytest.raises(ValueError, match="not an integer"):
         rest_request_to_tensors({"instances": [{"input_ids": [0, 5.5, 2], "attention_mask": [1, 1, 1]}]},
                                 loaded.signatures["serving_default"])
+    with pytest.raises(ValueError, match="do not match the signature"):  # TF Serving: "input size does not match"
+        rest_request_to_tensors({"inputs": {n: arrays[n].tolist() for n in arrays}}, loaded.signatures["serving_default"])
+
+
+def test_rest_single_output_task(models, exports):
+    """Text classification has one output, `logits`: TF Serving then leaves out its name."""
+    signature = tf.saved_model.load(exports["text-classification"][1]).signatures["serving_default"]
+    arrays = cases("text-classification", seed=6)["len13_batch3"]
+    rows = {"instances": [{n: arrays[n][i].tolist() for n in ("input_ids", "attention_mask")} for i in range(3)]}
+    columns = {"inputs": {n: arrays[n].tolist() for n in ("input_ids", "attention_mask")}}
+    expected = keras_outputs(models["text-classification"][0], "text-classification", arrays, False)["logits"]
+    for body, key in ((rows, "predictions"), (columns, "outputs")):
+        response = json.loads(json.dumps(rest_response(body, signature(**rest_request_to_tensors(body, signature)))))
+        assert np.array(response[key]).shape == expected.shape
+        assert np.max(np.abs(np.array(response[key]) - expected)) <= TOL
 
 
 # --- bad requests ------------------------------------------------------------------------------------
@@ -282,7 +305,7 @@ def test_rest_request_bodies_row_and_columnar(models, exports):
 def test_bad_requests_fail_clearly(exports):
     """Through the loaded SavedModel (graph assertions), never garbage numbers."""
     qa = tf.saved_model.load(exports["question-answering"][1]).signatures
-    qa64 = tf.saved_model.load(exports["qa-int64"][1]).signatures["serving_default"]
+    tc64 = tf.saved_model.load(exports["token-classification"][1]).signatures["serving_default"]
     mc = tf.saved_model.load(exports["multiple-choice"][1]).signatures["serving_default"]
     ok = np.array([[0, 5, 6, 2, 2, 7, 8, 9, 2, 1]], np.int32)
     mask = (ok != 1).astype(np.int32)
@@ -310,8 +333,9 @@ def test_bad_requests_fail_clearly(exports):
         (dict(fn=qa["with_global_attention"], input_ids=ok, attention_mask=mask, global_attention_mask=-mask),
          "global_attention_mask must hold only 0 and 1"),
         # int64 ids beyond int32 must not wrap around into the vocabulary
-        (dict(fn=qa64, input_ids=ok.astype(np.int64) + 2**32, attention_mask=mask.astype(np.int64)),
+        (dict(fn=tc64, input_ids=ok.astype(np.int64) + 2**32, attention_mask=mask.astype(np.int64)),
          rf"input_ids contains ids outside \[0, {VOCAB}\)"),
+        (dict(fn=tc64, input_ids=ok, attention_mask=mask), "expected to be a int64 tensor"),
         # (batch, choices) swapped between ids and mask: same number of elements, still refused
         (dict(fn=mc, input_ids=np.tile(ok, (2, 3, 1)), attention_mask=np.tile(mask, (3, 2, 1))),
          r"attention_mask must have the same shape as input_ids \(batch, num_choices, sequence_length\)"),
@@ -324,8 +348,10 @@ def test_bad_requests_fail_clearly(exports):
 
 # --- layout, versions, atomicity ---------------------------------------------------------------------
 
-def test_versions_layout_and_atomic_write(models, tmp_path, monkeypatch):
-    model = models["text-classification"][0]
+def test_versions_layout_and_atomic_write(tmp_path, monkeypatch):
+    model = tf_longformer.TFLongformerForSequenceClassification(tf_longformer.LongformerConfig(
+        vocab_size=VOCAB, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8,
+        attention_window=4, max_position_embeddings=40))  # one small layer: four exports below
     base = tmp_path / "cls"
     assert next_version(base) == 1
     first = export_saved_model(model, base)
@@ -390,7 +416,7 @@ def cli(*args, cwd=None):
 
 
 @pytest.mark.slow
-def test_cli_export_infers_task_and_fails_in_one_line(models, reference_factory, tmp_path):
+def test_cli_export_infers_task_and_fails_in_one_line(models, reference_factory, tmp_path, capsys):
     model, folder = models["token-classification"]
     done = cli("--model", folder, str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr[-2000:]
@@ -409,8 +435,7 @@ def test_cli_export_infers_task_and_fails_in_one_line(models, reference_factory,
         (("--model", base_folder, "--task", "question-answering", str(tmp_path / "qa")), "has no weights for 2"),
         (("--model", folder, "--version", "1", str(tmp_path / "out")), "already exists"),
     ):
-        failed = cli(*args)
-        assert failed.returncode == 2, failed.stderr
-        ours = [line for line in failed.stderr.splitlines() if line.startswith("tf-longformer")]  # not TF's logs
-        assert len(ours) == 1 and ours[0].startswith("tf-longformer export: error:") and message in ours[0], ours
+        assert tf_longformer_cli(["export", *args]) == 2  # in this process: the subprocess above showed the wiring
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("tf-longformer export: error:") and message in lines[0], lines
     assert not os.path.exists(tmp_path / "qa" / "1")

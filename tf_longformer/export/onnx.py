@@ -47,7 +47,6 @@ def _erfc_as_one_minus_erf(ctx, node, name, args):
 
 def _pad_v2_with_matching_value(ctx, node, name, args):
     """tf2onnx handler: tf2onnx's own `Pad` conversion, then cast the pad value to the data's dtype."""
-    from onnx import TensorProto
     from tf2onnx.onnx_opset.nn import Pad
 
     node.type = "Pad"
@@ -57,8 +56,6 @@ def _pad_v2_with_matching_value(ctx, node, name, args):
         cast = ctx.insert_new_node_on_input(node, "Cast", node.input[2], to=data_dtype)
         ctx.set_dtype(cast.output[0], data_dtype)
         ctx.set_shape(cast.output[0], [])
-    assert ctx.get_dtype(node.input[0]) in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT32,
-                                            TensorProto.INT64, ctx.get_dtype(node.output[0]))
 
 
 def _matmul_keeping_transposes(ctx, node, name, args):
@@ -85,6 +82,15 @@ def _matmul_keeping_transposes(ctx, node, name, args):
         if node.get_attr(attr) is not None:
             del node.attr[attr]
     node.set_attr("equation", f"{left},{right}->...ik")
+
+
+def _all_nodes(graph):
+    """Every node of an ONNX graph, those of `If` / `Loop` bodies included."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                yield from _all_nodes(sub)
 
 
 @contextlib.contextmanager
@@ -128,6 +134,7 @@ def export_onnx(saved_model_dir: str | os.PathLike, output_path: str | os.PathLi
     import tf2onnx
 
     from ..atomic import atomic_path
+    from .saved_model import _umask
 
     loaded = tf.saved_model.load(os.fspath(saved_model_dir))
     if signature not in loaded.signatures:
@@ -151,9 +158,10 @@ def export_onnx(saved_model_dir: str | os.PathLike, output_path: str | os.PathLi
             custom_op_handlers=handlers,
         )
     known = {schema.name for schema in onnx.defs.get_all_schemas()}
-    unsupported = sorted({n.op_type for n in model_proto.graph.node if n.domain in ("", "ai.onnx")} - known)
+    unsupported = sorted({n.op_type for n in _all_nodes(model_proto.graph) if n.domain in ("", "ai.onnx")} - known)
     if unsupported:
         raise RuntimeError(f"tf2onnx {tf2onnx.__version__} could not convert TensorFlow op(s) {unsupported}.")
     with atomic_path(output_path) as tmp:
         onnx.save(model_proto, tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a model server may run as another user
     return os.fspath(output_path)

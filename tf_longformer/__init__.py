@@ -37,6 +37,7 @@ _EXPORTS = {
     "TFLongformerForTokenClassification": "models.token_classification",
     "WeightsMismatchError": "loading",
     "CheckpointError": "loading",
+    "make_bucketed_dataset": "data",
     "LongformerTokenizerFast": "tokenizer",
     "LongformerTokenizer": "tokenizer",
     "BatchEncoding": "tokenizer",

@@ -315,6 +315,8 @@ def test_bad_requests_fail_clearly(exports):
         return fn(**{k: tf.constant(v) for k, v in kw.items()})
 
     call(input_ids=ok, attention_mask=mask)  # the good request works
+    longest = np.array([[0, 5, 2, 2, *[7] * 73, 2]], np.int32)  # the model's maximum, 78 tokens
+    assert call(input_ids=longest, attention_mask=np.ones_like(longest))["start_logits"].shape == (1, 78)
     bad = [
         (dict(input_ids=ok.astype(np.float32), attention_mask=mask), "expected to be a int32 tensor"),
         (dict(input_ids=ok.astype(np.int64), attention_mask=mask), "expected to be a int32 tensor"),
@@ -323,7 +325,7 @@ def test_bad_requests_fail_clearly(exports):
         (dict(input_ids=ok + 55, attention_mask=mask), rf"input_ids contains ids outside \[0, {VOCAB}\)"),
         (dict(input_ids=ok - 1, attention_mask=mask), rf"input_ids contains ids outside \[0, {VOCAB}\)"),
         (dict(input_ids=ok, attention_mask=mask * 2), "attention_mask must hold only 0 and 1"),
-        (dict(input_ids=np.full((1, 90), 5, np.int32), attention_mask=np.ones((1, 90), np.int32)),
+        (dict(input_ids=np.full((1, 79), 5, np.int32), attention_mask=np.ones((1, 79), np.int32)),
          "sequences may have at most 78 tokens"),
         (dict(input_ids=np.zeros((1, 0), np.int32), attention_mask=np.zeros((1, 0), np.int32)),
          "at least one token"),

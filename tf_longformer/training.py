@@ -26,8 +26,6 @@ import tensorflow as tf
 from keras.src.losses.loss import scale_loss_for_distribution
 from keras.src.trainers.data_adapters import data_adapter_utils
 
-from .modeling_outputs import ModelOutput
-
 SPAN_LABELS = ("start_positions", "end_positions")
 IGNORE_INDEX = -100
 
@@ -139,11 +137,9 @@ def metric_targets(x: Any, y: Any, y_pred: Any, sample_weight: Any) -> tuple[Any
 
 def prediction_outputs(y_pred: Any) -> Any:
     """What `predict` returns per batch: a plain dict of the output tensors (no scalar loss)."""
-    if isinstance(y_pred, ModelOutput) or isinstance(y_pred, Mapping):
+    if isinstance(y_pred, Mapping):  # ModelOutput included
         return {k: v for k, v in y_pred.items() if k != "loss" and v is not None}
-    if isinstance(y_pred, tuple):
-        return y_pred
-    return y_pred
+    return y_pred  # return_dict=False: the tuple as the model returned it
 
 
 def first_replica_batch(iterator: Any) -> Any:

@@ -422,3 +422,19 @@ def test_xla_train_step_compiles_once_per_bucket():
             steps += 1
     assert steps >= 12
     assert sorted(traces) == [(4, 16), (4, 32)], traces
+
+
+# --- the fine-tuning notebook ------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_finetune_notebook_runs_and_global_attention_wins(tmp_path):
+    """notebooks/02_finetune_long_documents.ipynb executes; its own asserts check the accuracies."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    path = os.path.join(ROOT, "notebooks", "02_finetune_long_documents.ipynb")
+    notebook = nbformat.read(path, as_version=4)
+    nbclient.NotebookClient(notebook, timeout=1500, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert "validation accuracy with global attention" in printed
+    assert "global/train/events.out.tfevents" in printed  # the TensorBoard callback wrote its logs

@@ -126,6 +126,7 @@ def test_bert_position_rows_shift_by_one(bert_mlm, tmp_path):
 
 
 def test_roberta_positions_repeat_the_learned_rows():
+    assert tf_longformer.elongate is elongate and tf_longformer.ElongationError is ElongationError
     table = np.arange(10 * 2, dtype=np.float32).reshape(10, 2)  # rows 0, 1 reserved, 8 learned positions
     new = elongate_positions(table, family="roberta", pad_token_id=1, max_length=20)
     assert new.shape == (22, 2)

@@ -108,6 +108,7 @@ def test_saved_model_export(reference_factory, tmp_path, mode):
 
 
 def test_bad_requests(mlm_folder, tmp_path):
+    assert tf_longformer.QuantizationError is QuantizationError
     with pytest.raises(QuantizationError, match="Unknown quantization mode 'int3'"):
         tf_longformer.TFLongformerForMaskedLM.from_pretrained(mlm_folder, quantization="int3")
     model = tf_longformer.TFLongformerModel.from_pretrained(mlm_folder, quantization="int4")

@@ -43,6 +43,9 @@ _EXPORTS = {
     "BatchEncoding": "tokenizer",
     "build_tokenizer_files": "tokenizer",
     "export_saved_model": "export.saved_model",
+    "elongate": "elongation",
+    "ElongationError": "elongation",
+    "QuantizationError": "quantization",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -143,7 +143,8 @@ HEADS = ("TFLongformerForMaskedLM", "TFLongformerForSequenceClassification", "TF
 
 def _fit_model(cls_name: str, seed: int = 0, **overrides):
     keras.utils.set_random_seed(seed)
-    config = tf_longformer.LongformerConfig(**{**FIT_CONFIG, "num_labels": 3, **overrides})
+    num_labels = 2 if cls_name == "TFLongformerForQuestionAnswering" else 3
+    config = tf_longformer.LongformerConfig(**{**FIT_CONFIG, "num_labels": num_labels, **overrides})
     return getattr(tf_longformer, cls_name)(config)
 
 
@@ -152,7 +153,7 @@ def _fit_data(cls_name: str, n: int = 8):
     rng = np.random.default_rng(1)
     if cls_name == "TFLongformerForMultipleChoice":
         ids = rng.integers(3, 60, (n, 2, 12))
-        ids[..., 0], ids[..., 4:6] = 0, 2
+        ids[..., 0], ids[..., 4:6], ids[..., -1] = 0, 2, 2  # three separators per choice
         return {"input_ids": ids}, {"labels": rng.integers(0, 2, n)}
     ids = rng.integers(3, 60, (n, 12))
     ids[:, 0] = 0
@@ -160,8 +161,9 @@ def _fit_data(cls_name: str, n: int = 8):
     mask[::2, 9:] = 0
     ids[mask == 0] = 1
     inputs = {"input_ids": ids, "attention_mask": mask}
-    if cls_name == "TFLongformerForQuestionAnswering":
+    if cls_name == "TFLongformerForQuestionAnswering":  # <s> q q </s></s> context </s>: three separators
         ids[:, 3:5] = 2
+        ids[np.arange(n), mask.sum(1) - 1] = 2
         return inputs, {"start_positions": rng.integers(5, 9, n), "end_positions": rng.integers(5, 9, n)}
     if cls_name in ("TFLongformerForMaskedLM", "TFLongformerForTokenClassification"):
         labels = rng.integers(0, 3, ids.shape)
@@ -243,10 +245,15 @@ def test_fit_every_head(cls_name, style):
     inputs, labels = _fit_data(cls_name)
     if cls_name == "TFLongformerModel":
         labels = {"labels": np.random.default_rng(2).normal(size=(8, 12, 16)).astype(np.float32)}
-    metric = keras.metrics.MeanAbsoluteError(name="m") if cls_name == "TFLongformerModel" else \
-        keras.metrics.SparseCategoricalAccuracy(name="m")
+    if cls_name == "TFLongformerModel":
+        metrics = [keras.metrics.MeanAbsoluteError(name="m")]
+    elif cls_name == "TFLongformerForQuestionAnswering":  # one list per output: (start_logits, end_logits)
+        metrics = [[keras.metrics.SparseCategoricalAccuracy(name="start_m")],
+                   [keras.metrics.SparseCategoricalAccuracy(name="end_m")]]
+    else:
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="m")]
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss=None if style == "hf" else _keras_loss(cls_name),
-                  metrics=[metric])
+                  metrics=metrics)
     history = model.fit(_dataset(inputs, labels, style).take(1).repeat(4), epochs=2, verbose=0).history
     assert np.all(np.isfinite(history["loss"])) and history["loss"][-1] < history["loss"][0], history
     assert any(k.endswith("m") for k in history), history  # QA: one metric per output (start, end)

@@ -46,6 +46,7 @@ _EXPORTS = {
     "elongate": "elongation",
     "ElongationError": "elongation",
     "QuantizationError": "quantization",
+    "pipeline": "pipelines",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,171 @@
+"""`tf-longformer run`: a task pipeline over stdin, one input per line, one JSON result per line.
+
+Example:
+    $ echo "Return the <mask> of the list." | tf-longformer run --task fill-mask
+    $ tf-longformer run --task question-answering --model ./longformer-squad < questions.jsonl
+
+Input lines: plain text; a line starting with `{` or `"` is read as JSON when it parses (a JSON string for
+texts with newlines, an object for question answering `{"question": ..., "context": ...}` or text pairs
+`{"text": ..., "text_pair": ...}`). Question answering also takes `question<TAB>context`. Blank lines are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+HELP = "run a task (fill-mask, question-answering, ...) on stdin lines, print JSON lines"
+
+_DEMO_TASKS = ("fill-mask", "feature-extraction")
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "tasks: fill-mask, question-answering, text-classification (sentiment-analysis), token-classification\n"
+        "(ner), feature-extraction. Without --model, fill-mask and feature-extraction use the small demo model\n"
+        "shipped with the package (offline).\n\n"
+        "input: one input per line. Lines starting with '{' or '\"' are parsed as JSON when valid: a string, or\n"
+        '{"question": ..., "context": ...} (question-answering; "question<TAB>context" also works) or\n'
+        '{"text": ..., "text_pair": ...} (text-classification). Blank lines are skipped.\n\n'
+        "example:\n"
+        '  echo "Return the <mask> of the list." | tf-longformer run --task fill-mask --top-k 3\n'
+        "  tf-longformer run --task qa --model allenai/longformer-large-4096-finetuned-triviaqa < q.jsonl"
+    )
+    parser.add_argument("--task", help="the task (required)")
+    parser.add_argument("--model", default=None,
+                        help="folder, checkpoint file or hub id (default: the demo model, fill-mask / "
+                             "feature-extraction only)")
+    parser.add_argument("--tokenizer", default=None, help="tokenizer folder or hub id (default: the model's)")
+    parser.add_argument("--top-k", type=int, default=None, help="predictions / answers / labels per input")
+    parser.add_argument("--device", default=None, help="cpu, gpu or gpu:N (default: TensorFlow's choice)")
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="inputs per model call; lines are read this many at a time (default 1)")
+    parser.add_argument("--input", default="-", help="input file (default: stdin)")
+    parser.add_argument("--output", default="-", help="output file (default: stdout)")
+    parser.add_argument("--aggregation-strategy", default=None,
+                        help="token-classification: none, simple, first, average or max")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other pipeline parameter, VALUE parsed as JSON when it can be "
+                             "(e.g. --option max_answer_len=30 --option targets='[\"list\", \"dict\"]'); repeatable")
+
+
+def _parse_options(options: list[str]) -> dict[str, Any]:
+    out = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--option takes KEY=VALUE, got {option!r}")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def parse_line(line: str, task: str, number: int) -> Any:
+    """One input line → the pipeline input for `task`."""
+    text = line.rstrip("\r\n")
+    value: Any = text
+    if text.lstrip().startswith(("{", '"')):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+    if task == "question-answering":
+        if isinstance(value, str):
+            question, tab, context = value.partition("\t")
+            if not tab:
+                raise ValueError(f'input line {number}: question-answering takes {{"question": ..., "context": ...}} '
+                                 "JSON or question<TAB>context")
+            value = {"question": question, "context": context}
+        if not isinstance(value, dict) or set(value) != {"question", "context"}:
+            raise ValueError(f'input line {number}: expected {{"question": ..., "context": ...}}')
+        return value
+    if isinstance(value, dict) and task != "text-classification":
+        raise ValueError(f"input line {number}: {task} takes text lines, not JSON objects")
+    if not isinstance(value, (str, dict)):
+        raise ValueError(f"input line {number}: expected a text or a JSON string / object")
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _batches(stream, size: int):
+    """(line number, line) lists of up to `size` non-blank lines, read lazily (so interactive use streams)."""
+    batch = []
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        batch.append((number, line))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipelines import TASKS, normalize_task
+
+    if not args.task:
+        raise ValueError(f"--task is required: one of {', '.join(TASKS)}")
+    task = normalize_task({"qa": "question-answering"}.get(args.task, args.task))
+    if args.model is None and task not in _DEMO_TASKS:
+        raise ValueError(f"--model is required for {task} (the demo model only does {' and '.join(_DEMO_TASKS)})")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    params = _parse_options(args.option)
+    if args.top_k is not None:
+        if task in ("token-classification", "feature-extraction"):
+            raise ValueError(f"--top-k does not apply to {task}")
+        params["top_k"] = args.top_k
+    if args.aggregation_strategy is not None:
+        if task != "token-classification":
+            raise ValueError("--aggregation-strategy applies to token-classification only")
+        params["aggregation_strategy"] = args.aggregation_strategy
+
+    source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
+    try:
+        from ..pipelines import pipeline
+
+        pipe = pipeline(task, model=args.model, tokenizer=args.tokenizer, device=args.device,
+                        batch_size=args.batch_size, **params)
+        sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+        try:
+            for batch in _batches(source, args.batch_size):
+                inputs = [parse_line(line, task, number) for number, line in batch]
+                try:
+                    results = _run_batch(pipe, task, inputs)
+                except ValueError as err:
+                    first = batch[0][0] if len(batch) == 1 else f"{batch[0][0]}-{batch[-1][0]}"
+                    raise ValueError(f"input line {first}: {err}") from err
+                for result in results:
+                    sink.write(json.dumps(_jsonable(result), ensure_ascii=False) + "\n")
+                sink.flush()
+        finally:
+            if sink is not sys.stdout:
+                sink.close()
+    finally:
+        if source is not sys.stdin:
+            source.close()
+    return 0
+
+
+def _run_batch(pipe, task: str, inputs: list[Any]) -> list[Any]:
+    """Results of a batch of inputs, one per input (fill-mask and question-answering give a list of one input
+    the result of that input, as in transformers)."""
+    results = pipe(inputs)
+    if task in ("fill-mask", "question-answering") and len(inputs) == 1:
+        results = [results]
+    return results

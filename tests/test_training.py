@@ -279,7 +279,9 @@ def test_xla_fit_follows_the_same_loss_curve_with_and_without_checkpointing():
         model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=jit)
         ds = _dataset(inputs, labels, "hf", batch_size=8)
         curves[name] = model.fit(ds, epochs=6, verbose=0).history["loss"]
-    print({k: [round(v, 6) for v in c] for k, c in curves.items()})
+    for name in ("xla", "xla+ckpt"):
+        rel = np.max(np.abs(np.subtract(curves[name], curves["graph"])) / np.abs(curves["graph"]))
+        print(f"{name}: max relative loss difference to no-XLA over 6 steps: {rel:.1e}")
     assert curves["graph"][-1] < 0.8 * curves["graph"][0]
     np.testing.assert_allclose(curves["xla"], curves["graph"], rtol=XLA_LOSS_RTOL)
     np.testing.assert_allclose(curves["xla+ckpt"], curves["xla"], rtol=XLA_LOSS_RTOL)

@@ -129,7 +129,7 @@ class TFLongformerPreTrainedModel(keras.Model):
         return bool(self.config.gradient_checkpointing)
 
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
-        """Recompute each layer's activations in the backward pass (less memory, about 30% more time).
+        """Recompute each layer's activations in the backward pass (less memory, one more forward pass).
 
         Sets `config.gradient_checkpointing`; takes effect in training calls (`training=True`, `fit`).
         Compiled Keras step functions are rebuilt on their next use.

@@ -277,6 +277,8 @@ def test_model_object_folder_and_errors(folders, fill_pair):
         pipeline("question-answering")
     with pytest.raises(OSError, match="No such model folder"):
         pipeline("fill-mask", model="./no/such/folder")
+    with pytest.raises(TypeError, match="needs a TFLongformerForQuestionAnswering"):
+        pipeline("question-answering", model=model, tokenizer=tok)
     with pytest.raises(ValueError, match="device"):
         pipeline("fill-mask", model=model, tokenizer=tok, device="tpu")
 

@@ -1,7 +1,7 @@
 """`tf-longformer run`: a task pipeline over stdin, one input per line, one JSON result per line.
 
 Example:
-    $ echo "Return the <mask> of the list." | tf-longformer run --task fill-mask
+    $ echo "Open the <mask> for reading." | tf-longformer run --task fill-mask
     $ tf-longformer run --task question-answering --model ./longformer-squad < questions.jsonl
 
 Input lines: plain text; a line starting with `{` or `"` is read as JSON when it parses (a JSON string for
@@ -31,7 +31,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         '{"question": ..., "context": ...} (question-answering; "question<TAB>context" also works) or\n'
         '{"text": ..., "text_pair": ...} (text-classification). Blank lines are skipped.\n\n'
         "example:\n"
-        '  echo "Return the <mask> of the list." | tf-longformer run --task fill-mask --top-k 3\n'
+        '  echo "Open the <mask> for reading." | tf-longformer run --task fill-mask --top-k 3\n'
         "  tf-longformer run --task qa --model allenai/longformer-large-4096-finetuned-triviaqa < q.jsonl"
     )
     parser.add_argument("--task", help="the task (required)")
@@ -49,7 +49,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="token-classification: none, simple, first, average or max")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="any other pipeline parameter, VALUE parsed as JSON when it can be "
-                             "(e.g. --option max_answer_len=30 --option targets='[\"list\", \"dict\"]'); repeatable")
+                             "(e.g. --option max_answer_len=30 --option targets='[\"Ġfile\", \"Ġdirectory\"]'); repeatable")
 
 
 def _parse_options(options: list[str]) -> dict[str, Any]:

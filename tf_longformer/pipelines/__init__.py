@@ -89,8 +89,8 @@ def pipeline(task: str | None = None, model: Any = None, tokenizer: Any = None, 
     Example:
         >>> from tf_longformer import pipeline
         >>> fill = pipeline("fill-mask")                 # the offline demo model
-        >>> fill("Return the <mask> of the list.")[0]    # doctest: +SKIP
-        {'score': ..., 'token': ..., 'token_str': ' ...', 'sequence': 'Return the ... of the list.'}
+        >>> fill("Open the <mask> for reading.")[0]    # doctest: +SKIP
+        {'score': ..., 'token': ..., 'token_str': ' ...', 'sequence': 'Open the file for reading.'}
     """
     task = normalize_task(task) if task is not None else _infer_task(model)
     module_name, pipeline_name, model_name, has_demo = TASKS[task]

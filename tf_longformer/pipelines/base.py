@@ -7,6 +7,7 @@ every output back to its own length and hands the outputs of each input to the t
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -105,10 +106,26 @@ def load_model(model_class: type, model: Any, task: str, model_kwargs: dict | No
     if model is None:
         raise ValueError(f"The {task!r} pipeline has no default model; pass model= (a folder, a hub id or a model).")
     if isinstance(model, TFLongformerPreTrainedModel):
+        if task != "feature-extraction" and not isinstance(model, model_class):
+            raise TypeError(f"The {task} pipeline needs a {model_class.__name__}, got a {type(model).__name__}.")
         return model
     if not isinstance(model, (str, os.PathLike)):
         raise TypeError(f"model must be a TFLongformer model, a folder or a hub id, got {type(model).__name__}")
-    return model_class.from_pretrained(model, **(model_kwargs or {}))
+    if task != "feature-extraction":
+        return model_class.from_pretrained(model, **(model_kwargs or {}))
+    # features are the last hidden state: a missing pooler or an unused task head does not matter here
+    logger = logging.getLogger("tf_longformer")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        loaded, info = model_class.from_pretrained(model, output_loading_info=True, **(model_kwargs or {}))
+    finally:
+        logger.setLevel(level)
+    missing = [k for k in info["missing_keys"] if not k.startswith("pooler.")]
+    if missing:
+        logger.warning("Some weights of %s were not in the checkpoint and are newly initialised: %s.",
+                       model_class.__name__, missing)
+    return loaded
 
 
 class Pipeline:

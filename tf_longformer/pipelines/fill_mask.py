@@ -29,7 +29,7 @@ class FillMaskPipeline(Pipeline):
     Example:
         >>> from tf_longformer import pipeline
         >>> fill = pipeline("fill-mask")                      # the demo model shipped with the package
-        >>> fill("Return the <mask> of the list.", top_k=2)   # doctest: +SKIP
+        >>> fill("Open the <mask> for reading.", top_k=2)   # doctest: +SKIP
     """
 
     task = "fill-mask"

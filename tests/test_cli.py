@@ -23,8 +23,9 @@ _TF_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl)")
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-def cli(*args: str, stdin: str = "", timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "TOKENIZERS_PARALLELISM": "false"}
+def cli(*args: str, stdin: str = "", timeout: int = 300, **env_vars: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "TOKENIZERS_PARALLELISM": "false",
+           **env_vars}
     return subprocess.run([sys.executable, "-m", "tf_longformer.cli", *args], input=stdin, capture_output=True,
                           text=True, env=env, timeout=timeout)
 
@@ -162,3 +163,18 @@ def test_convert_bad_sources(tmp_path):
     (bad / "model.safetensors").write_bytes(b"this is not a safetensors file")
     assert_user_error(cli("convert", str(bad), str(tmp_path / "out")), r"model\.safetensors")
     assert_user_error(cli("convert", str(tmp_path / "missing"), str(tmp_path / "out")), r"No such model folder")
+
+
+@pytest.mark.slow
+def test_convert_hub_id_from_the_cache(mlm_folder, tmp_path):
+    cache = tmp_path / "hub"
+    repo = cache / "models--someone--tiny-mlm"
+    shutil.copytree(mlm_folder, repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    proc = cli("convert", "someone/tiny-mlm", str(tmp_path / "out"), HF_HUB_CACHE=str(cache))
+    assert proc.returncode == 0, proc.stderr
+    assert "converted someone/tiny-mlm" in proc.stdout and "TFLongformerForMaskedLM" in proc.stdout
+    assert os.path.isfile(tmp_path / "out" / "tokenizer.json")
+    assert_user_error(cli("convert", "someone/not-cached", str(tmp_path / "out2"), HF_HUB_CACHE=str(cache)),
+                      r"HF_HUB_OFFLINE")

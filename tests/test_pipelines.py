@@ -111,6 +111,25 @@ def test_fill_mask_up_to_the_model_maximum(fill_pair, folders):
         ours(tok.decode(ids) + " and more and more <mask>")
 
 
+@pytest.mark.slow
+def test_fill_mask_at_4096_tokens(tmp_path, folders):
+    """The length of the real checkpoints: 4096 tokens through 512-token windows, as transformers computes it."""
+    tok_dir = os.path.dirname(folders["fill-mask"]) + "/tokenizer"
+    tok = LongformerTokenizerFast.from_pretrained(tok_dir)
+    _, folder = make_reference(str(tmp_path), "TFLongformerForMaskedLM", vocab_size=len(tok), num_hidden_layers=2,
+                               attention_window=[512, 256], max_position_embeddings=4098)
+    for name in os.listdir(tok_dir):
+        shutil.copy(os.path.join(tok_dir, name), folder)
+    ids = (tok(" ".join(CORPUS * 8), add_special_tokens=False)["input_ids"] * 2)[:4094]
+    ids[100], ids[3000] = tok.mask_token_id, tok.mask_token_id
+    text = tok.decode(ids)
+    assert len(tok(text)["input_ids"]) == 4096
+    ours = pipeline("fill-mask", model=folder)(text, top_k=2)
+    ref = transformers.pipeline("fill-mask", model=folder)(text, top_k=2)
+    assert_same([[{k: p[k] for k in ("score", "token", "token_str")} for p in mask] for mask in ours],
+                [[{k: p[k] for k in ("score", "token", "token_str")} for p in mask] for mask in ref])
+
+
 def test_fill_mask_needs_a_mask(fill_pair):
     ours, _ = fill_pair
     with pytest.raises(ValueError, match=r"No mask_token \(<mask>\) found on the input"):
@@ -281,6 +300,13 @@ def test_model_object_folder_and_errors(folders, fill_pair):
         pipeline("question-answering", model=model, tokenizer=tok)
     with pytest.raises(ValueError, match="device"):
         pipeline("fill-mask", model=model, tokenizer=tok, device="tpu")
+    for device in ("cpu", -1, "/CPU:0"):
+        assert_same(pipeline("fill-mask", model=model, tokenizer=tok, device=device)(text), expected)
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        with pytest.raises(ValueError, match="TensorFlow sees 0 GPU"):
+            pipeline("fill-mask", model=model, tokenizer=tok, device="gpu")
 
 
 def test_hub_ids_resolve_through_the_cache(folders, tmp_path, monkeypatch):

@@ -117,6 +117,22 @@ def test_global_token_bound_under_xla():
     np.testing.assert_allclose(xla[1], eager[1], atol=1e-5)
 
 
+def test_no_global_slots_under_xla():
+    """`max_global_tokens=0` compiles an XLA program without global attention: exact without global
+    tokens, NaN for an example that has one."""
+    model = tf_longformer.TFLongformerModel(LongformerConfig(**{**TINY_CONFIG, "max_global_tokens": 0}))
+    ids = _ids(seq=12)
+    glob = np.zeros_like(ids)
+    eager = model(input_ids=ids, global_attention_mask=glob).last_hidden_state.numpy()
+    xla = _xla(model)
+    np.testing.assert_allclose(xla(tf.constant(ids), global_attention_mask=tf.constant(glob)).numpy(), eager,
+                               atol=1e-5)
+    glob[1, 3] = 1
+    out = xla(tf.constant(ids), global_attention_mask=tf.constant(glob)).numpy()
+    np.testing.assert_allclose(out[0], eager[0], atol=1e-5)
+    assert np.isnan(out[1]).all()
+
+
 def test_changing_global_tokens_does_not_retrace(model):
     ids = tf.constant(_ids(seq=13))
     for jit in (False, True):
@@ -140,7 +156,8 @@ def test_changing_global_tokens_does_not_retrace(model):
     ({"hidden_size": 15}, "not divisible by num_attention_heads"),
     ({"problem_type": "ranking"}, "problem_type must be one of"),
     ({"pad_token_id": 99}, "pad_token_id"),
-    ({"max_global_tokens": 0}, "max_global_tokens must be a positive int"),
+    ({"max_global_tokens": -1}, "max_global_tokens must be an int >= 0"),
+    ({"intermediate_size": 0}, "intermediate_size must be an int >= 1"),
 ])
 def test_config_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -128,39 +128,56 @@ class LongformerSelfAttention(keras.layers.Layer):
         key = self._heads(self.key(hidden_states))
         value = self._heads(self.value(hidden_states))
 
-        # --- pad to a multiple of this layer's block size `w` (no-op when windows divide each other)
+        # --- the local rows batch the heads with the examples: (b, h, n, d) -> (b*h, n, d), blocks of w
+        # (padded to a multiple of this layer's `w`; a no-op when the windows divide each other)
+        batch = tf.shape(hidden_states)[0]
         pad = (w - n % w) % w
-        seq_pad = [[0, 0], [0, 0], [0, pad], [0, 0]]
-        query_b = to_blocks(tf.pad(query, seq_pad), w, axis=2)  # (b, h, c, w, d)
-        key_win = sliding_windows(to_blocks(tf.pad(key, seq_pad), w, axis=2), axis=2)  # (b, h, c, 3w, d)
-        value_win = sliding_windows(to_blocks(tf.pad(value, seq_pad), w, axis=2), axis=2)
-        query_masked_b = to_blocks(tf.pad(is_index_masked, [[0, 0], [0, pad]], constant_values=True), w, axis=1)
+
+        def blocks(x):
+            flat = tf.reshape(x, tf.stack([-1, n, self.head_dim]))
+            return to_blocks(tf.pad(flat, [[0, 0], [0, pad], [0, 0]]), w, axis=1)
+
+        def per_head(x):
+            """`(b, ...)` → `(b*h, ...)`, each example's rows repeated for its heads."""
+            shape = tf.shape(x)
+            tiled = tf.broadcast_to(x[:, None], tf.concat([[shape[0], self.num_attention_heads], shape[1:]], 0))
+            return tf.reshape(tiled, tf.concat([[-1], shape[1:]], 0))
+
+        query_b = blocks(query)  # (bh, c, w, d)
+        key_win = sliding_windows(blocks(key), axis=1)  # (bh, c, 3w, d)
+        value_win = sliding_windows(blocks(value), axis=1)
+        padded_query = per_head(to_blocks(tf.pad(is_index_masked, [[0, 0], [0, pad]], constant_values=True),
+                                          w, axis=1))  # (bh, c, w)
         # keys outside the window: global or padded (transformers: attention_mask != 0), or past the end
         key_kept = tf.logical_not(tf.logical_or(is_index_masked, is_global))
         key_kept_win = sliding_windows(to_blocks(tf.pad(key_kept, [[0, 0], [0, pad]]), w, axis=1), axis=1,
                                        pad_value=False)
-        keep = tf.logical_and(band_mask(w)[None, None], key_kept_win[:, :, None, :])  # (b, c, w, 3w)
+        keep = per_head(tf.logical_and(band_mask(w)[None, None], key_kept_win[:, :, None, :]))  # (bh, c, w, 3w)
 
-        # --- local scores (b, h, c, w, 3w), and scores against the global tokens' keys (b, h, c, w, G)
+        # --- local scores (bh, c, w, 3w), and scores against the global tokens' keys (bh, c, w, G)
         band = tf.cast(tf.matmul(query_b, key_win, transpose_b=True), tf.float32)
-        band = tf.where(keep[:, None], band, _NEG)
         key_global_cols = tf.gather(key, slots.positions, axis=2, batch_dims=1)  # (b, h, G, d)
         value_global_cols = tf.gather(value, slots.positions, axis=2, batch_dims=1)
-        glob = tf.cast(tf.einsum("bhcqd,bhgd->bhcqg", query_b, key_global_cols), tf.float32)
-        glob = tf.where(slots.valid[:, None, None, None, :], glob, _NEG)
+        key_global_cols, value_global_cols = (tf.reshape(x, tf.stack([-1, tf.shape(x)[2], self.head_dim]))
+                                              for x in (key_global_cols, value_global_cols))  # (bh, G, d)
+        glob = tf.cast(tf.einsum("bcqd,bgd->bcqg", query_b, key_global_cols), tf.float32)
 
-        # --- one softmax over [global columns, band] without materialising their concatenation
-        row_max = tf.maximum(tf.reduce_max(band, axis=-1), tf.reduce_max(glob, axis=-1))
-        band = tf.exp(band - row_max[..., None])
-        glob = tf.exp(glob - row_max[..., None])
-        inv_sum = 1.0 / (tf.reduce_sum(band, axis=-1) + tf.reduce_sum(glob, axis=-1))
-        inv_sum = tf.where(query_masked_b[:, None], 0.0, inv_sum)  # padded queries: zero probabilities
-        probs_band = self.dropout(tf.cast(band * inv_sum[..., None], compute_dtype), training=training)
-        probs_global = self.dropout(tf.cast(glob * inv_sum[..., None], compute_dtype), training=training)
+        # --- one softmax over [global columns, band] without materialising their concatenation or the
+        # normalised probabilities: rows are divided by their sums after the value matmul, on `head_dim`
+        # columns instead of `G + 3w`, so the exp can be the matmul's input directly.
+        band = tf.where(keep, band, _NEG)
+        glob = tf.where(per_head(slots.valid)[:, None, None, :], glob, _NEG)
+        row_max = tf.maximum(tf.reduce_max(band, axis=-1), tf.reduce_max(glob, axis=-1))[..., None]
+        band = tf.exp(band - row_max)
+        glob = tf.exp(glob - row_max)
+        row_sum = tf.reduce_sum(band, axis=-1) + tf.reduce_sum(glob, axis=-1)
+        inv_sum = tf.where(padded_query, 0.0, 1.0 / row_sum)[..., None]  # padded queries: zero probabilities
+        band = self.dropout(tf.cast(band, compute_dtype), training=training)
+        glob = self.dropout(tf.cast(glob, compute_dtype), training=training)
 
-        local_out = tf.matmul(probs_band, value_win) + tf.einsum("bhcqg,bhgd->bhcqd", probs_global, value_global_cols)
-        shape = tf.shape(local_out)
-        local_out = tf.reshape(local_out, tf.stack([shape[0], shape[1], shape[2] * shape[3], shape[4]]))
+        local_out = tf.matmul(band, value_win) + tf.einsum("bcqg,bgd->bcqd", glob, value_global_cols)
+        local_out = local_out * tf.cast(inv_sum, compute_dtype)  # (bh, c, w, d)
+        local_out = tf.reshape(local_out, tf.stack([batch, self.num_attention_heads, -1, self.head_dim]))
         local_out = self._merge_heads(local_out[:, :, :n])
 
         # --- global rows: full attention with the *_global projections
@@ -173,6 +190,7 @@ class LongformerSelfAttention(keras.layers.Layer):
 
         if not output_attentions:
             return output, None, None
+        probs_band, probs_global = (tf.cast(x * tf.cast(inv_sum, x.dtype), compute_dtype) for x in (band, glob))
         return output, self._local_probs_for_output(probs_global, probs_band, is_global, n), global_probs
 
     def _factored_global_rows(self, num_slots) -> bool | tf.Tensor:
@@ -233,11 +251,12 @@ class LongformerSelfAttention(keras.layers.Layer):
         return out, global_probs
 
     def _local_probs_for_output(self, probs_global, probs_band, is_global, n):
-        """`(b, h, n, G + 2w + 1)` in transformers' layout; rows of global tokens are zero, as there."""
+        """`(b, h, n, G + 2w + 1)` in transformers' layout from the `(b*h, c, w, ..)` blocks; rows of global
+        tokens are zero, as there."""
         w = self.one_sided
-        local = tf.concat([probs_global, skew_to_band(probs_band, w)], axis=-1)  # (b, h, c, w, G+2w+1)
+        local = tf.concat([probs_global, skew_to_band(probs_band, w)], axis=-1)  # (bh, c, w, G+2w+1)
         shape = tf.shape(local)
-        local = tf.reshape(local, tf.stack([shape[0], shape[1], shape[2] * shape[3], shape[4]]))[:, :, :n]
+        local = tf.reshape(local, tf.stack([-1, self.num_attention_heads, shape[1] * shape[2], shape[3]]))[:, :, :n]
         return tf.where(is_global[:, None, :, None], tf.zeros((), local.dtype), local)
 
     def get_config(self) -> dict:

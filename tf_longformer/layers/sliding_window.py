@@ -42,20 +42,24 @@ def to_blocks(x: tf.Tensor, w: int, axis: int) -> tf.Tensor:
 
 
 def sliding_windows(blocks: tf.Tensor, axis: int, pad_value=0) -> tf.Tensor:
-    """Blocks on `axis`, block contents on `axis + 1` → previous, own and next block concatenated (3w)."""
-    axis = axis % blocks.shape.rank
-    paddings = [[0, 0]] * blocks.shape.rank
-    paddings[axis] = [1, 1]
-    padded = tf.pad(blocks, paddings, constant_values=pad_value)
+    """Blocks on `axis`, block contents on `axis + 1` → previous, own and next block concatenated (3w).
 
-    def shifted(start: int) -> tf.Tensor:
+    The block before the first and after the last are `pad_value`. Written as slice-then-pad per
+    neighbour so that XLA fuses the whole window into one concatenation (no padded intermediate copy).
+    """
+    axis = axis % blocks.shape.rank
+    count = tf.shape(blocks)[axis]
+
+    def neighbour(start: int, pad: list[int]) -> tf.Tensor:
         begin = [0] * blocks.shape.rank
         begin[axis] = start
         size = [-1] * blocks.shape.rank
-        size[axis] = tf.shape(blocks)[axis]
-        return tf.slice(padded, begin, tf.stack(size))
+        size[axis] = count - 1
+        paddings = [[0, 0]] * blocks.shape.rank
+        paddings[axis] = pad
+        return tf.pad(tf.slice(blocks, begin, tf.stack(size)), paddings, constant_values=pad_value)
 
-    out = tf.concat([shifted(0), shifted(1), shifted(2)], axis=axis + 1)
+    out = tf.concat([neighbour(0, [1, 0]), blocks, neighbour(1, [0, 1])], axis=axis + 1)
     static = blocks.shape.as_list()
     static[axis + 1] = None if static[axis + 1] is None else 3 * static[axis + 1]
     out.set_shape(static)

@@ -26,9 +26,9 @@ GLOBAL_SWEEP = (0, 1, 16, 64, 256)
 
 
 def run_worker(python: str, impl: str, seq: int, globals_: int = 1, bound: int | None = None,
-               timeout: int = 1800) -> dict:
+               repeats: int = 3, timeout: int = 1800) -> dict:
     cmd = [python, os.path.join(HERE, "forward_worker.py"), "--impl", impl, "--seq", str(seq),
-           "--globals", str(globals_)]
+           "--globals", str(globals_), "--repeats", str(repeats)]
     if bound is not None:
         cmd += ["--bound", str(bound)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.path.dirname(HERE))
@@ -46,10 +46,20 @@ def run_worker(python: str, impl: str, seq: int, globals_: int = 1, bound: int |
     return result
 
 
+def _ok(r: dict | None) -> bool:
+    return r is not None and "error" not in r
+
+
+def _activation(r: dict) -> float:
+    """Peak RSS minus RSS after loading the model (GiB): what a forward adds, compilation included."""
+    return r["peak_rss_gib"] - r["rss_loaded_gib"]
+
+
 def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str:
     by = {(r["impl"], r["seq"]): r for r in results}
     impls = [i for i in IMPLS if any(r["impl"] == i for r in results)]
-    lines = ["| seq | " + " | ".join(impls) + " |", "|---" * (len(impls) + 1) + "|"]
+    lines = ["Forward time (median) / activation memory (peak RSS minus RSS after loading) per length:", "",
+             "| seq | " + " | ".join(impls) + " |", "|---" * (len(impls) + 1) + "|"]
     for seq in sorted({r["seq"] for r in results}):
         cells = []
         for impl in impls:
@@ -59,14 +69,44 @@ def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str
             elif "error" in r:
                 cells.append("fails: " + r["error"][:60])
             else:
-                act = r.get("activation_gib")
-                cells.append(f"{r['median_s']:.2f} s, {r['peak_rss_gib']:.2f} GiB"
-                             + (f" (act {act:.2f})" if act is not None else ""))
+                cells.append(f"{r['median_s']:.2f} s / {_activation(r):.2f} GiB")
         lines.append(f"| {seq} | " + " | ".join(cells) + " |")
-    out = "\n".join(lines)
+    lines += ["", "At 4096 tokens in detail:", "",
+              "| implementation | time (median) | first call | peak RSS | RSS after load | RSS after warm-up "
+              "| activation | useful GFLOP/s |", "|---|---|---|---|---|---|---|---|"]
+    for impl in impls:
+        r = by.get((impl, 4096))
+        if _ok(r):
+            lines.append(f"| {impl} | {r['median_s']:.2f} s | {r['first_call_s']:.1f} s | {r['peak_rss_gib']:.2f} GiB "
+                         f"| {r['rss_loaded_gib']:.2f} GiB | {r.get('rss_after_warmup_gib', float('nan')):.2f} GiB "
+                         f"| {_activation(r):.2f} GiB | {r['useful_gflops_per_s']:.0f} |")
+    out = "\n".join(lines) + "\n"
+
+    ours, others = by.get(("ours-xla", 4096)), [by.get((i, 4096)) for i in impls if not i.startswith("ours")]
+    others = [r for r in others if _ok(r)]
+    if _ok(ours) and others:
+        fastest = min(others, key=lambda r: r["median_s"])
+        leanest = min(others, key=_activation)
+        out += "\nTargets (ours-xla, 4096 tokens, same run):\n\n"
+        out += (f"- time: {ours['median_s']:.2f} s = {ours['median_s'] / fastest['median_s']:.2f} x the fastest other "
+                f"({fastest['impl']}, {fastest['median_s']:.2f} s); target <= 0.70\n")
+        out += (f"- activation memory: {_activation(ours):.2f} GiB = {_activation(ours) / _activation(leanest):.2f} x "
+                f"the leanest other ({leanest['impl']}, {_activation(leanest):.2f} GiB); target <= 0.60. Of ours, "
+                f"{ours['rss_after_warmup_gib'] - ours['rss_loaded_gib']:.2f} GiB is already resident after the "
+                "warm-up call (XLA compilation and the executable's buffers)\n")
+        long = by.get(("ours-xla", 16384))
+        if _ok(long):
+            out += (f"- growth 4096 -> 16384: time x{long['median_s'] / ours['median_s']:.2f}, activation memory "
+                    f"x{_activation(long) / _activation(ours):.2f}; target <= 4.3\n")
+        if matmul and "error" not in matmul:
+            out += (f"- useful work {ours['useful_gflops_per_s']:.0f} GFLOP/s = "
+                    f"{ours['useful_gflops_per_s'] / matmul['useful_gflops_per_s']:.0%} of the plain fp32 matmul "
+                    f"measured in the same run ({matmul['useful_gflops_per_s']:.0f} GFLOP/s, tf.function, "
+                    "2 threads)\n")
     if sweep:
         base = next((r for r in sweep if r.get("globals") == 0 and "error" not in r), None)
-        out += "\n\nGlobal tokens (ours-xla, 4096 tokens, `max_global_tokens` = count):\n\n"
+        out += ("\nGlobal tokens (ours-xla, 4096 tokens, `max_global_tokens` = count, so 0 is a program without "
+                "global attention; median of 5):\n\n")
         out += "| global tokens | time | vs none | useful GFLOP/s |\n|---|---|---|---|\n"
         for r in sweep:
             if "error" in r:
@@ -74,9 +114,6 @@ def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str
                 continue
             rel = f"{100 * (r['median_s'] / base['median_s'] - 1):+.1f} %" if base else "–"
             out += f"| {r['globals']} | {r['median_s']:.2f} s | {rel} | {r['useful_gflops_per_s']:.0f} |\n"
-    if matmul and "error" not in matmul:
-        out += (f"\nPlain fp32 matmul of these shapes in the same run: {matmul['useful_gflops_per_s']:.0f} GFLOP/s "
-                "(tf.function, 2 threads).\n")
     return out + "\n"
 
 
@@ -93,8 +130,9 @@ def plot(results: list[dict], path: str) -> None:
             continue
         seqs = [r["seq"] for r in rows]
         ax_t.plot(seqs, [r["median_s"] for r in rows], marker="o", label=impl)
-        ax_m.plot(seqs, [r["peak_rss_gib"] for r in rows], marker="o", label=impl)
-    for ax, title, unit in ((ax_t, "forward time (median of 3)", "seconds"), (ax_m, "peak RSS", "GiB")):
+        ax_m.plot(seqs, [_activation(r) for r in rows], marker="o", label=impl)
+    for ax, title, unit in ((ax_t, "forward time (median of 3)", "seconds"),
+                            (ax_m, "activation memory (peak RSS - RSS after loading)", "GiB")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("sequence length (tokens)")
@@ -113,6 +151,8 @@ def main() -> int:
     parser.add_argument("--impls", nargs="*", default=list(IMPLS))
     parser.add_argument("--quick", action="store_true", help="lengths 512 and 1024 only, no global sweep")
     parser.add_argument("--no-sweep", action="store_true", help="skip the global-token sweep")
+    parser.add_argument("--no-train", action="store_true",
+                        help="skip the training step at 4096 (benchmarks/train_memory.py, ours and PyTorch)")
     parser.add_argument("--tf457-python", default="/work/venvs/tf457/bin/python")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args()
@@ -133,7 +173,7 @@ def main() -> int:
             results.append(result)
     if not (args.quick or args.no_sweep):
         for count in GLOBAL_SWEEP:
-            result = run_worker(sys.executable, "ours-xla", 4096, globals_=count, bound=max(count, 1))
+            result = run_worker(sys.executable, "ours-xla", 4096, globals_=count, bound=count, repeats=5)
             print(json.dumps(result), flush=True)
             sweep.append(result)
     record = {"date": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(), "matmul": matmul,
@@ -144,6 +184,8 @@ def main() -> int:
         f.write(markdown(results, sweep, matmul))
     plot(results, os.path.join(args.out, "forward.png"))
     print(markdown(results, sweep, matmul))
+    if not (args.quick or args.no_train):
+        subprocess.run([sys.executable, os.path.join(HERE, "train_memory.py"), "--out", args.out], check=False)
     return 0
 
 

@@ -71,7 +71,7 @@ def child(args) -> None:
         losses.append(float(model.train_on_batch(batch)))
         times.append(time.perf_counter() - start)
     print(json.dumps({
-        "gradient_checkpointing": bool(args.checkpointing),
+        "impl": "ours", "gradient_checkpointing": bool(args.checkpointing),
         "baseline_rss_mb": round(baseline, 1),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "step_peak_over_baseline_mb": round(_peak_rss_mb() - baseline, 1),
@@ -81,13 +81,53 @@ def child(args) -> None:
     }))
 
 
-def run_configuration(shape: dict, tokens: int, checkpointing: bool, steps: int, batch: int) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", "--shape", json.dumps(shape), "--tokens", str(tokens),
-           "--steps", str(steps), "--batch", str(batch), "--checkpointing", str(int(checkpointing))]
+def child_torch(args) -> None:
+    """The same step in transformers' PyTorch `LongformerForSequenceClassification` (AdamW, same shape)."""
+    import numpy as np
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count())
+    shape = json.loads(args.shape)
+    config = transformers.LongformerConfig(**shape, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model = transformers.LongformerForSequenceClassification(config).train()
+    if args.checkpointing:
+        model.gradient_checkpointing_enable()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(3, config.vocab_size, (args.batch, args.tokens))
+    ids[:, 0] = 0
+    ids, labels = torch.tensor(ids), torch.zeros(args.batch, dtype=torch.long)
+    global_mask = torch.zeros_like(ids)
+    global_mask[:, 0] = 1
+    baseline = _rss_mb()
+    losses, times = [], []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        loss = model(input_ids=ids, global_attention_mask=global_mask, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss))
+        times.append(time.perf_counter() - start)
+    print(json.dumps({
+        "impl": "torch", "gradient_checkpointing": bool(args.checkpointing),
+        "baseline_rss_mb": round(baseline, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "step_peak_over_baseline_mb": round(_peak_rss_mb() - baseline, 1),
+        "first_step_s": round(times[0], 2), "step_s": round(times[-1], 2), "losses": losses,
+    }))
+
+
+def run_configuration(shape: dict, tokens: int, checkpointing: bool, steps: int, batch: int,
+                      impl: str = "ours") -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", "--impl", impl, "--shape", json.dumps(shape),
+           "--tokens", str(tokens), "--steps", str(steps), "--batch", str(batch),
+           "--checkpointing", str(int(checkpointing))]
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        return {"gradient_checkpointing": checkpointing, "error": f"exit {proc.returncode}: "
+        return {"impl": impl, "gradient_checkpointing": checkpointing, "error": f"exit {proc.returncode}: "
                 + proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -102,16 +142,19 @@ def markdown(report: dict) -> str:
         f"vocab {s['vocab']}; batch {s['batch']} x {s['tokens']} tokens, fp32, Adam, "
         f"{s['steps']} steps of `model.train_on_batch`; {s['machine']}.",
         "",
-        "| gradient checkpointing | peak RSS (MiB) | RSS before the step (MiB) | step peak over it (MiB) "
-        "| step time (s) | losses |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| implementation | gradient checkpointing | peak RSS (MiB) | RSS before the step (MiB) "
+        "| step peak over it (MiB) | step time (s) | losses |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for row in report["results"]:
+    names = {"ours": "tf_longformer (Keras `train_on_batch`)", "torch": "transformers PyTorch (AdamW)"}
+    for row in report["results"] + report.get("torch_results", []):
+        name = names[row.get("impl", "ours")]
         if "error" in row:
-            lines.append(f"| {'on' if row['gradient_checkpointing'] else 'off'} | failed: {row['error']} | | | | |")
+            lines.append(f"| {name} | {'on' if row['gradient_checkpointing'] else 'off'} | failed: {row['error']} "
+                         "| | | | |")
             continue
         lines.append(
-            f"| {'on' if row['gradient_checkpointing'] else 'off'} | {row['peak_rss_mb']:.0f} | "
+            f"| {name} | {'on' if row['gradient_checkpointing'] else 'off'} | {row['peak_rss_mb']:.0f} | "
             f"{row['baseline_rss_mb']:.0f} | {row['step_peak_over_baseline_mb']:.0f} | {row['step_s']:.1f} | "
             f"{', '.join(f'{x:.6f}' for x in row['losses'])} |"
         )
@@ -132,14 +175,18 @@ def main(argv=None) -> int:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--shape", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--checkpointing", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--impl", default="ours", help=argparse.SUPPRESS)
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch side-by-side rows")
     args = parser.parse_args(argv)
     if args.child:
-        child(args)
+        child_torch(args) if args.impl == "torch" else child(args)
         return 0
 
     shape = SMALL if args.small else BASE
     tokens = args.tokens or (SMALL_TOKENS if args.small else BASE_TOKENS)
     results = [run_configuration(shape, tokens, flag, args.steps, args.batch) for flag in (False, True)]
+    torch_results = [] if (args.small or args.no_torch) else [
+        run_configuration(shape, tokens, flag, args.steps, args.batch, impl="torch") for flag in (False, True)]
     report = {
         "setup": {"small": args.small, "model": "TFLongformerForSequenceClassification",
                   "layers": shape["num_hidden_layers"], "hidden": shape["hidden_size"],
@@ -147,6 +194,7 @@ def main(argv=None) -> int:
                   "vocab": shape["vocab_size"], "tokens": tokens, "batch": args.batch, "steps": args.steps,
                   "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"},
         "results": results,
+        "torch_results": torch_results,
     }
     off, on = results
     if "error" not in off and "error" not in on:
@@ -162,7 +210,7 @@ def main(argv=None) -> int:
         with open(os.path.join(out, "train_memory.md"), "w") as f:
             f.write(text)
     print(text)
-    return 0 if all("error" not in r for r in results) else 1
+    return 0 if all("error" not in r for r in results + torch_results) else 1
 
 
 if __name__ == "__main__":

@@ -370,6 +370,7 @@ def test_train_memory_benchmark_small(tmp_path):
         assert len(row["losses"]) == 2 and row["losses"][1] != row["losses"][0]
     np.testing.assert_allclose(on["losses"], off["losses"], rtol=1e-6)
     assert "| on |" in (tmp_path / "train_memory.md").read_text()
+    assert report["torch_results"] == []  # --small: ours only
 
 
 # --- bucketed datasets ----------------------------------------------------------------------------------

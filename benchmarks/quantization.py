@@ -36,6 +36,9 @@ import tempfile
 import time
 import zlib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when loaded from a file path
+from process_memory import peak_rss_bytes, reset_peak_rss, rss_bytes  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -48,32 +51,6 @@ BASE = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attenti
             hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 SMALL = dict(BASE, vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
              attention_window=32, max_position_embeddings=514)
-
-
-# --- process memory ----------------------------------------------------------------------------------------
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def peak_rss_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise OSError("no VmHWM in /proc/self/status")
-
-
-def reset_peak_rss() -> bool:
-    """Reset the peak RSS to the current RSS (Linux `clear_refs` 5); False where not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 # --- memory and time: one mode per process -------------------------------------------------------------------

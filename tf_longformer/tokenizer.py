@@ -8,22 +8,7 @@ Example:
     >>> tok("Hello <mask>.", return_tensors="tf")["input_ids"]
 """
 
-from .tokenization import (
-    BatchEncoding,
-    CharSpan,
-    LongformerTokenizer,
-    LongformerTokenizerFast,
-    TokenSpan,
-    build_tokenizer_files,
-    train_byte_level_bpe,
-)
+from . import tokenization as _tokenization
+from .tokenization import *  # noqa: F403  (the names listed in tokenization.__all__)
 
-__all__ = [
-    "BatchEncoding",
-    "CharSpan",
-    "LongformerTokenizer",
-    "LongformerTokenizerFast",
-    "TokenSpan",
-    "build_tokenizer_files",
-    "train_byte_level_bpe",
-]
+__all__ = list(_tokenization.__all__)

@@ -55,12 +55,9 @@ class TFLongformerModel(TFLongformerPreTrainedModel):
         Returns:
             TFLongformerBaseModelOutputWithPooling (or its tuple).
         """
-        inputs = self._gather_inputs(input_ids, dict(
-            attention_mask=attention_mask, global_attention_mask=global_attention_mask,
-            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds))
-        inputs.pop("labels", None)
-        attn, hidden, return_dict = self._output_flags(output_attentions, output_hidden_states, return_dict)
-        out = self.longformer(**inputs, output_attentions=attn, output_hidden_states=hidden, training=training)
+        inputs, _ = self._split_inputs(input_ids, attention_mask=attention_mask, global_attention_mask=global_attention_mask,
+            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds)
+        out, return_dict = self._run_backbone(inputs, output_attentions, output_hidden_states, return_dict, training)
         return self._finish(out, return_dict)
 
     def get_config(self) -> dict:

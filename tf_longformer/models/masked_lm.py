@@ -47,12 +47,10 @@ class TFLongformerForMaskedLM(TFLongformerPreTrainedModel):
              position_ids=None, inputs_embeds=None, output_attentions=None, output_hidden_states=None,
              return_dict=None, labels=None, training=False) -> TFLongformerMaskedLMOutput:
         """Predict tokens; with `labels` (`-100` = ignored) also the mean cross-entropy."""
-        inputs = self._gather_inputs(input_ids, dict(
-            attention_mask=attention_mask, global_attention_mask=global_attention_mask,
-            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels))
-        labels = inputs.pop("labels", None)
-        attn, hidden, return_dict = self._output_flags(output_attentions, output_hidden_states, return_dict)
-        out = self.longformer(**inputs, output_attentions=attn, output_hidden_states=hidden, training=training)
+        inputs, targets = self._split_inputs(input_ids, attention_mask=attention_mask, global_attention_mask=global_attention_mask,
+            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels)
+        labels = targets["labels"]
+        out, return_dict = self._run_backbone(inputs, output_attentions, output_hidden_states, return_dict, training)
         logits = self.lm_head(out.last_hidden_state, self.longformer.word_embeddings)
         return self._finish(TFLongformerMaskedLMOutput(
             loss=None if labels is None else cross_entropy(logits, labels),

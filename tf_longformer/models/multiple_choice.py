@@ -63,10 +63,9 @@ class TFLongformerForMultipleChoice(TFLongformerPreTrainedModel):
              position_ids=None, inputs_embeds=None, output_attentions=None, output_hidden_states=None,
              return_dict=None, labels=None, training=False) -> TFLongformerMultipleChoiceModelOutput:
         """Score the choices; with `labels` (index of the right choice) also the mean cross-entropy."""
-        inputs = self._gather_inputs(input_ids, dict(
-            attention_mask=attention_mask, global_attention_mask=global_attention_mask,
-            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels))
-        labels = inputs.pop("labels", None)
+        inputs, targets = self._split_inputs(input_ids, attention_mask=attention_mask, global_attention_mask=global_attention_mask,
+            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels)
+        labels = targets["labels"]
         source = inputs.get("input_ids")
         source = tf.convert_to_tensor(source if source is not None else inputs["inputs_embeds"])
         expected_rank = 3 if inputs.get("input_ids") is not None else 4
@@ -77,11 +76,10 @@ class TFLongformerForMultipleChoice(TFLongformerPreTrainedModel):
             )
         num_choices = source.shape[1] if source.shape[1] is not None else tf.shape(source)[1]
         flat = {k: _flatten_choices(v) for k, v in inputs.items()}
-        if flat.get("global_attention_mask") is None and flat.get("input_ids") is not None:
-            flat["global_attention_mask"] = question_global_attention_mask(
-                flat["input_ids"], self.config.sep_token_id, before_sep_token=False)
-        attn, hidden, return_dict = self._output_flags(output_attentions, output_hidden_states, return_dict)
-        out = self.longformer(**flat, output_attentions=attn, output_hidden_states=hidden, training=training)
+        out, return_dict = self._run_backbone(
+            flat, output_attentions, output_hidden_states, return_dict, training,
+            default_global_attention=lambda ids: question_global_attention_mask(
+                ids, self.config.sep_token_id, before_sep_token=False))
         logits = self.classifier(self.dropout(out.pooler_output, training=training))
         logits = tf.reshape(logits, tf.stack([-1, num_choices]))
         return self._finish(TFLongformerMultipleChoiceModelOutput(

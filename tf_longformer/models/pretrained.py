@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
@@ -26,6 +26,7 @@ MODEL_INPUT_NAMES = (
     "input_ids", "attention_mask", "global_attention_mask", "token_type_ids", "position_ids", "inputs_embeds",
     "labels", "start_positions", "end_positions",
 )
+_TARGET_NAMES = ("labels", "start_positions", "end_positions")
 
 
 class TFLongformerPreTrainedModel(keras.Model):
@@ -67,13 +68,37 @@ class TFLongformerPreTrainedModel(keras.Model):
         kwargs["input_ids"] = input_ids
         return kwargs
 
-    def _output_flags(self, output_attentions, output_hidden_states, return_dict) -> tuple[bool, bool, bool]:
+    def _split_inputs(self, input_ids: Any, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The inputs of a `call` (keyword arguments and/or a dict as first argument) → `(backbone inputs,
+        targets)`, targets being `labels` / `start_positions` / `end_positions` (None when absent)."""
+        inputs = self._gather_inputs(input_ids, kwargs)
+        targets = {name: inputs.pop(name, None) for name in _TARGET_NAMES}
+        return inputs, targets
+
+    def _run_backbone(self, inputs: dict[str, Any], output_attentions, output_hidden_states, return_dict,
+                      training, default_global_attention: Callable | None = None):
+        """Run `self.longformer` with the output flags resolved against the config.
+
+        Args:
+            inputs: backbone inputs from `_split_inputs`.
+            default_global_attention: `input_ids -> global_attention_mask`, the head's default (as in
+                transformers) when the caller gives none.
+
+        Returns:
+            `(backbone output, return_dict)`.
+        """
+        if (default_global_attention is not None and inputs.get("global_attention_mask") is None
+                and inputs.get("input_ids") is not None):
+            inputs = {**inputs, "global_attention_mask": default_global_attention(inputs["input_ids"])}
         c = self.config
-        return (
-            bool(c.output_attentions if output_attentions is None else output_attentions),
-            bool(c.output_hidden_states if output_hidden_states is None else output_hidden_states),
-            bool(c.return_dict if return_dict is None else return_dict),
+        out = self.longformer(
+            **inputs,
+            output_attentions=bool(c.output_attentions if output_attentions is None else output_attentions),
+            output_hidden_states=bool(c.output_hidden_states if output_hidden_states is None
+                                      else output_hidden_states),
+            training=training,
         )
+        return out, bool(c.return_dict if return_dict is None else return_dict)
 
     @staticmethod
     def _finish(output: ModelOutput, return_dict: bool):

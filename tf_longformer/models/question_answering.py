@@ -53,18 +53,13 @@ class TFLongformerForQuestionAnswering(TFLongformerPreTrainedModel):
              return_dict=None, start_positions=None, end_positions=None,
              training=False) -> TFLongformerQuestionAnsweringModelOutput:
         """Score spans; with `start_positions` and `end_positions` also the mean span loss."""
-        inputs = self._gather_inputs(input_ids, dict(
-            attention_mask=attention_mask, global_attention_mask=global_attention_mask,
+        inputs, targets = self._split_inputs(input_ids, attention_mask=attention_mask, global_attention_mask=global_attention_mask,
             token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds,
-            start_positions=start_positions, end_positions=end_positions))
-        start_positions = inputs.pop("start_positions", None)
-        end_positions = inputs.pop("end_positions", None)
-        inputs.pop("labels", None)
-        if inputs.get("global_attention_mask") is None and inputs.get("input_ids") is not None:
-            inputs["global_attention_mask"] = question_global_attention_mask(inputs["input_ids"],
-                                                                             self.config.sep_token_id)
-        attn, hidden, return_dict = self._output_flags(output_attentions, output_hidden_states, return_dict)
-        out = self.longformer(**inputs, output_attentions=attn, output_hidden_states=hidden, training=training)
+            start_positions=start_positions, end_positions=end_positions)
+        start_positions, end_positions = targets["start_positions"], targets["end_positions"]
+        out, return_dict = self._run_backbone(
+            inputs, output_attentions, output_hidden_states, return_dict, training,
+            default_global_attention=lambda ids: question_global_attention_mask(ids, self.config.sep_token_id))
         logits = self.qa_outputs(out.last_hidden_state)
         start_logits, end_logits = tf.unstack(logits, num=2, axis=-1)
         loss = None

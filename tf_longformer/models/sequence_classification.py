@@ -50,14 +50,11 @@ class TFLongformerForSequenceClassification(TFLongformerPreTrainedModel):
              position_ids=None, inputs_embeds=None, output_attentions=None, output_hidden_states=None,
              return_dict=None, labels=None, training=False) -> TFLongformerSequenceClassifierOutput:
         """Classify; with `labels` also the loss of `config.problem_type`."""
-        inputs = self._gather_inputs(input_ids, dict(
-            attention_mask=attention_mask, global_attention_mask=global_attention_mask,
-            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels))
-        labels = inputs.pop("labels", None)
-        if inputs.get("global_attention_mask") is None and inputs.get("input_ids") is not None:
-            inputs["global_attention_mask"] = cls_global_attention_mask(inputs["input_ids"])
-        attn, hidden, return_dict = self._output_flags(output_attentions, output_hidden_states, return_dict)
-        out = self.longformer(**inputs, output_attentions=attn, output_hidden_states=hidden, training=training)
+        inputs, targets = self._split_inputs(input_ids, attention_mask=attention_mask, global_attention_mask=global_attention_mask,
+            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels)
+        labels = targets["labels"]
+        out, return_dict = self._run_backbone(inputs, output_attentions, output_hidden_states, return_dict, training,
+                                              default_global_attention=cls_global_attention_mask)
         logits = self.classifier(out.last_hidden_state, training=training)
         loss = None
         if labels is not None:

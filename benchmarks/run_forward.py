@@ -1,10 +1,14 @@
 """Forward-pass speed and memory of every Longformer implementation, side by side, in one run.
 
-    python benchmarks/run_forward.py                 # full run (~30 min on 2 cores)
+    python benchmarks/run_forward.py                 # full run (~70 min on 2 cores)
     python benchmarks/run_forward.py --quick         # 512/1024 only, a smoke test
+    python benchmarks/run_forward.py --lengths 4096 --update --no-train   # redo the target length only
 
 Each configuration runs in a fresh process (`forward_worker.py`): median of 3 timed forwards after one
-warm-up, peak RSS, RSS after loading. Writes `benchmarks/results/forward.{json,md,png}`.
+warm-up, peak RSS, RSS after loading and after the warm-up. The target length (4096) runs in 3 rounds and
+the global-token sweep in 2, round-robin over the implementations, so that a drift in the speed of shared
+cores during the run does not favour whoever ran at a quiet moment; the rows pool all rounds. Also runs
+the training-step benchmark (`train_memory.py`). Writes `benchmarks/results/forward.{json,md,png}`.
 transformers 4.x TF runs when a virtual environment with it exists (`--tf457-python`, default
 `/work/venvs/tf457/bin/python`; see benchmarks/README.md to create one).
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -23,6 +28,7 @@ RESULTS = os.path.join(HERE, "results")
 LENGTHS = (512, 1024, 2048, 4096, 8192, 16384)
 IMPLS = ("ours-xla", "ours-graph", "ours-eager", "torch", "tf457-graph")
 GLOBAL_SWEEP = (0, 1, 16, 64, 256)
+TARGET_LENGTH = 4096
 
 
 def run_worker(python: str, impl: str, seq: int, globals_: int = 1, bound: int | None = None,
@@ -71,7 +77,8 @@ def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str
             else:
                 cells.append(f"{r['median_s']:.2f} s / {_activation(r):.2f} GiB")
         lines.append(f"| {seq} | " + " | ".join(cells) + " |")
-    lines += ["", "At 4096 tokens in detail:", "",
+    lines += ["", "At 4096 tokens in detail (median over 3 interleaved rounds of 3 forwards when run with the "
+              "default `--target-rounds 3`):", "",
               "| implementation | time (median) | first call | peak RSS | RSS after load | RSS after warm-up "
               "| activation | useful GFLOP/s |", "|---|---|---|---|---|---|---|---|"]
     for impl in impls:
@@ -106,7 +113,7 @@ def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str
     if sweep:
         base = next((r for r in sweep if r.get("globals") == 0 and "error" not in r), None)
         out += ("\nGlobal tokens (ours-xla, 4096 tokens, `max_global_tokens` = count, so 0 is a program without "
-                "global attention; median of 5):\n\n")
+                "global attention; median over 2 interleaved rounds of 5 forwards):\n\n")
         out += "| global tokens | time | vs none | useful GFLOP/s |\n|---|---|---|---|\n"
         for r in sweep:
             if "error" in r:
@@ -145,48 +152,95 @@ def plot(results: list[dict], path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+def pooled(rounds: list[dict]) -> dict:
+    """One configuration measured in several interleaved rounds → one row: the median over every timed
+    forward of every round, the highest peak RSS, the per-round medians kept."""
+    ok = [r for r in rounds if "error" not in r]
+    if not ok:
+        return rounds[0]
+    row = dict(ok[0])
+    row["times_s"] = [t for r in ok for t in r["times_s"]]
+    row["median_s"] = statistics.median(row["times_s"])
+    row["round_medians_s"] = [r["median_s"] for r in ok]
+    worst = max(ok, key=lambda r: r["peak_rss_gib"])
+    for key in ("peak_rss_gib", "rss_loaded_gib", "rss_after_warmup_gib", "activation_gib"):
+        row[key] = worst.get(key)
+    row["useful_gflops_per_s"] = ok[0]["useful_gflops_per_s"] * ok[0]["median_s"] / row["median_s"]
+    return row
+
+
+def measure(configs: list[tuple[str, int, int, int | None, int]], rounds: int, python_for) -> list[dict]:
+    """Run every `(impl, seq, globals, bound, repeats)` once per round, round-robin, so that a machine
+    whose speed drifts during the run (shared cores) slows every configuration alike; pool the rounds."""
+    runs: dict[tuple, list[dict]] = {}
+    for _ in range(rounds):
+        for config in configs:
+            impl, seq, globals_, bound, repeats = config
+            python = python_for(impl)
+            if python is None:
+                continue
+            result = run_worker(python, impl, seq, globals_=globals_, bound=bound, repeats=repeats)
+            print(json.dumps(result), flush=True)
+            runs.setdefault(config, []).append(result)
+    return [pooled(rs) for rs in runs.values()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="*", default=list(LENGTHS))
     parser.add_argument("--impls", nargs="*", default=list(IMPLS))
     parser.add_argument("--quick", action="store_true", help="lengths 512 and 1024 only, no global sweep")
+    parser.add_argument("--target-rounds", type=int, default=3,
+                        help="interleaved rounds at the target length 4096 (other lengths: one)")
+    parser.add_argument("--sweep-rounds", type=int, default=2, help="interleaved rounds of the global sweep")
     parser.add_argument("--no-sweep", action="store_true", help="skip the global-token sweep")
     parser.add_argument("--no-train", action="store_true",
                         help="skip the training step at 4096 (benchmarks/train_memory.py, ours and PyTorch)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the rows of lengths not measured now from the existing forward.json")
     parser.add_argument("--tf457-python", default="/work/venvs/tf457/bin/python")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args()
     lengths = [512, 1024] if args.quick else args.lengths
     os.makedirs(args.out, exist_ok=True)
 
-    results, sweep = [], []
+    def python_for(impl: str) -> str | None:
+        if impl.startswith("tf457"):
+            return args.tf457_python if os.path.exists(args.tf457_python) else None
+        return sys.executable
+
     matmul = run_worker(sys.executable, "matmul", 4096)
+    results = []
     for seq in lengths:
-        for impl in args.impls:
-            python = sys.executable
-            if impl.startswith("tf457"):
-                if not os.path.exists(args.tf457_python):
-                    continue
-                python = args.tf457_python
-            result = run_worker(python, impl, seq)
-            print(json.dumps(result), flush=True)
-            results.append(result)
+        rounds = args.target_rounds if seq == TARGET_LENGTH else 1
+        results += measure([(impl, seq, 1, None, 3) for impl in args.impls], rounds, python_for)
+    sweep = []
     if not (args.quick or args.no_sweep):
-        for count in GLOBAL_SWEEP:
-            result = run_worker(sys.executable, "ours-xla", 4096, globals_=count, bound=count, repeats=5)
-            print(json.dumps(result), flush=True)
-            sweep.append(result)
+        sweep = measure([("ours-xla", TARGET_LENGTH, count, count, 5) for count in GLOBAL_SWEEP],
+                        args.sweep_rounds, python_for)
+    path = os.path.join(args.out, "forward.json")
+    if args.update and os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+        results = [r for r in old["forward"] if r["seq"] not in lengths] + results
+        results.sort(key=lambda r: (r["seq"], IMPLS.index(r["impl"]) if r["impl"] in IMPLS else 99))
+        sweep = sweep or old.get("global_sweep", [])
     record = {"date": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(), "matmul": matmul,
               "forward": results, "global_sweep": sweep}
-    with open(os.path.join(args.out, "forward.json"), "w") as f:
-        json.dump(record, f, indent=1)
-    with open(os.path.join(args.out, "forward.md"), "w") as f:
-        f.write(markdown(results, sweep, matmul))
+    write_atomically(path, json.dumps(record, indent=1))
+    write_atomically(os.path.join(args.out, "forward.md"), markdown(results, sweep, matmul))
     plot(results, os.path.join(args.out, "forward.png"))
     print(markdown(results, sweep, matmul))
     if not (args.quick or args.no_train):
         subprocess.run([sys.executable, os.path.join(HERE, "train_memory.py"), "--out", args.out], check=False)
     return 0
+
+
+def write_atomically(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

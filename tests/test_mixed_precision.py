@@ -119,3 +119,22 @@ def test_mixed_precision_fit(policy):
         assert weight.dtype == "float32" and np.isfinite(weight.numpy()).all()
     result = model.evaluate(_dataset(inputs, labels, "hf"), verbose=0, return_dict=True)
     assert np.isfinite(result["loss"])
+
+
+def test_gpu_benchmark_script_runs_on_cpu():
+    """`benchmarks/gpu_bench.py` (run by gpu.sh where a GPU is lent): bf16 + XLA + a global token, one
+    JSON line per length with tokens/s; here on a tiny shape on CPU so the one-shot GPU run cannot fail on
+    the script itself."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "gpu_bench.py"), "--small",
+                           "--lengths", "40", "--batch", "2", "--repeats", "1"],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=root))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    result = rows[-1]
+    assert result["seq"] == 40 and result["dtype"] == "mixed_bfloat16" and result["tokens_per_s"] > 0

@@ -73,7 +73,7 @@ class LongformerConfig:
         problem_type: str or None. "regression", "single_label_classification" or
             "multi_label_classification" for sequence classification losses.
         max_global_tokens: int. Static bound on global tokens per example under XLA (`jit_compile=True`);
-            eager and `tf.function` need no bound. Default 64.
+            eager and `tf.function` need no bound. Default 64; 0 compiles without global attention.
         gradient_checkpointing: bool. Recompute layer activations in the backward pass.
 
     Example:

@@ -31,12 +31,17 @@ def question_global_attention_mask(input_ids: tf.Tensor, sep_token_id: int, befo
     """
     input_ids = tf.convert_to_tensor(input_ids)
     is_sep = tf.equal(input_ids, tf.cast(sep_token_id, input_ids.dtype))
+    seq_len = tf.shape(input_ids)[-1]
     check_rows(
-        tf.equal(tf.reduce_sum(tf.cast(is_sep, tf.int32), axis=-1), 3),
+        # an empty sequence is left to the backbone's "at least one token" check (graph assertions run in
+        # no fixed order, so two checks on one request would race for the error message)
+        tf.logical_or(tf.equal(tf.reduce_sum(tf.cast(is_sep, tf.int32), axis=-1), 3), tf.equal(seq_len, 0)),
         f"There should be exactly three separator tokens ({sep_token_id}) in every sample to place the default "
         "global attention on the question; otherwise pass `global_attention_mask` yourself",
     )
-    question_end = tf.argmax(tf.cast(is_sep, tf.int32), axis=-1, output_type=tf.int32)[:, None]
-    positions = tf.range(tf.shape(input_ids)[-1], dtype=tf.int32)[None, :]
+    positions = tf.range(seq_len, dtype=tf.int32)[None, :]
+    # the first separator (an argmax would fail on an empty sequence); 0 when there is none, as argmax gives
+    first_sep = tf.reduce_min(tf.where(is_sep, positions, seq_len), axis=-1)
+    question_end = tf.where(tf.equal(first_sep, seq_len), 0, first_sep)[:, None]
     mask = positions < question_end if before_sep_token else positions > question_end + 1
     return tf.cast(mask, tf.int32)

@@ -121,8 +121,12 @@ def build_signatures(model, task: Task, int_dtype=tf.int32, include_attentions: 
 
     @tf.function(input_signature=specs[:2])
     def serving_default(input_ids, attention_mask):
-        # The model is traced once: the default global attention is computed here, as the model would.
-        input_ids = tf.ensure_shape(input_ids, shape)
+        # The model is traced once: the default global attention is computed here, as the model would,
+        # from a request that passed its checks (graph ops run in no fixed order: without the dependency a
+        # malformed request could fail inside the default mask with a message about something else).
+        tensors = {"input_ids": tf.ensure_shape(input_ids, shape), "attention_mask": attention_mask}
+        with tf.control_dependencies(_request_checks(task, model.config, tensors)):
+            input_ids = tf.identity(tensors["input_ids"])
         global_attention_mask = tf.cast(default_global_attention_mask(task, model.config, input_ids), dtype)
         return with_global_attention(input_ids, attention_mask, global_attention_mask)
 

@@ -207,6 +207,8 @@ def main() -> int:
     parser.add_argument("--tf457-python", default="/work/venvs/tf457/bin/python")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args()
+    from tf_longformer.atomic import atomic_write_text  # the runner itself never loads TensorFlow
+
     lengths = [512, 1024] if args.quick else args.lengths
     os.makedirs(args.out, exist_ok=True)
 
@@ -241,20 +243,13 @@ def main() -> int:
         sweep = sweep or old.get("global_sweep", [])
     record = {"date": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(), "matmul": matmul,
               "forward": results, "global_sweep": sweep}
-    write_atomically(path, json.dumps(record, indent=1))
-    write_atomically(os.path.join(args.out, "forward.md"), markdown(results, sweep, matmul))
+    atomic_write_text(path, json.dumps(record, indent=1))
+    atomic_write_text(os.path.join(args.out, "forward.md"), markdown(results, sweep, matmul))
     plot(results, os.path.join(args.out, "forward.png"))
     print(markdown(results, sweep, matmul))
     if not (args.quick or args.no_train):
         subprocess.run([sys.executable, os.path.join(HERE, "train_memory.py"), "--out", args.out], check=False)
     return 0
-
-
-def write_atomically(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

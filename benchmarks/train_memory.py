@@ -64,20 +64,22 @@ def child(args) -> None:
     ids = rng.integers(3, config.vocab_size, (args.batch, args.tokens)).astype(np.int32)
     ids[:, 0] = 0
     batch = {"input_ids": tf.constant(ids), "labels": tf.constant(np.zeros(args.batch, np.int32))}
+    _measure_steps("ours", args, lambda: float(model.train_on_batch(batch)))
+
+
+def _measure_steps(impl: str, args, step) -> None:
+    """Run `args.steps` training steps (`step()` returns the loss) and print this process's JSON row."""
     baseline = _rss_mb()
     losses, times = [], []
     for _ in range(args.steps):
         start = time.perf_counter()
-        losses.append(float(model.train_on_batch(batch)))
+        losses.append(step())
         times.append(time.perf_counter() - start)
     print(json.dumps({
-        "impl": "ours", "gradient_checkpointing": bool(args.checkpointing),
-        "baseline_rss_mb": round(baseline, 1),
-        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "impl": impl, "gradient_checkpointing": bool(args.checkpointing),
+        "baseline_rss_mb": round(baseline, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
         "step_peak_over_baseline_mb": round(_peak_rss_mb() - baseline, 1),
-        "first_step_s": round(times[0], 2),
-        "step_s": round(times[-1], 2),
-        "losses": losses,
+        "first_step_s": round(times[0], 2), "step_s": round(times[-1], 2), "losses": losses,
     }))
 
 
@@ -101,22 +103,15 @@ def child_torch(args) -> None:
     ids, labels = torch.tensor(ids), torch.zeros(args.batch, dtype=torch.long)
     global_mask = torch.zeros_like(ids)
     global_mask[:, 0] = 1
-    baseline = _rss_mb()
-    losses, times = [], []
-    for _ in range(args.steps):
-        start = time.perf_counter()
+
+    def step() -> float:
         loss = model(input_ids=ids, global_attention_mask=global_mask, labels=labels).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss))
-        times.append(time.perf_counter() - start)
-    print(json.dumps({
-        "impl": "torch", "gradient_checkpointing": bool(args.checkpointing),
-        "baseline_rss_mb": round(baseline, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
-        "step_peak_over_baseline_mb": round(_peak_rss_mb() - baseline, 1),
-        "first_step_s": round(times[0], 2), "step_s": round(times[-1], 2), "losses": losses,
-    }))
+        return float(loss.detach())
+
+    _measure_steps("torch", args, step)
 
 
 def run_configuration(shape: dict, tokens: int, checkpointing: bool, steps: int, batch: int,

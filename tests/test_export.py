@@ -22,7 +22,7 @@ import tensorflow as tf
 import tf_longformer
 from tf_longformer.cli import main as tf_longformer_cli
 from tf_longformer.export import export_saved_model, next_version
-from tf_longformer.export.tasks import TASKS
+from tf_longformer.tasks import TASKS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOL = 1e-5

@@ -11,11 +11,9 @@ import argparse
 import os
 import sys
 
-HELP = "export a model as a TensorFlow SavedModel for TF Serving (and optionally ONNX)"
+from ..tasks import TASK_NAMES as _TASKS
 
-# kept in sync with tf_longformer.export.tasks.TASK_NAMES (not imported here: it would load TensorFlow)
-_TASKS = ("feature-extraction", "fill-mask", "text-classification", "token-classification", "question-answering",
-          "multiple-choice", "base")
+HELP = "export a model as a TensorFlow SavedModel for TF Serving (and optionally ONNX)"
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:

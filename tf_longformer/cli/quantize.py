@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 
+from ..tasks import TASK_NAMES as _TASKS
+
 HELP = "quantize a model's weights (int8 / int4) and save it as a .keras file"
 
-# kept in sync with tf_longformer.quantization.MODES and export.tasks.TASK_NAMES (importing them loads TF)
+# kept in sync with tf_longformer.quantization.MODES (importing it loads TensorFlow)
 _MODES = ("int8", "int4")
-_TASKS = ("feature-extraction", "fill-mask", "text-classification", "token-classification", "question-answering",
-          "multiple-choice", "base")
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:

@@ -18,9 +18,6 @@ from typing import Any
 
 HELP = "run a task (fill-mask, question-answering, ...) on stdin lines, print JSON lines"
 
-_DEMO_TASKS = ("fill-mask", "feature-extraction")
-
-
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
@@ -121,8 +118,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.task:
         raise ValueError(f"--task is required: one of {', '.join(TASKS)}")
     task = normalize_task({"qa": "question-answering"}.get(args.task, args.task))
-    if args.model is None and task not in _DEMO_TASKS:
-        raise ValueError(f"--model is required for {task} (the demo model only does {' and '.join(_DEMO_TASKS)})")
+    demo_tasks = [name for name, (_, _, has_demo) in TASKS.items() if has_demo]
+    if args.model is None and task not in demo_tasks:
+        raise ValueError(f"--model is required for {task} (the demo model only does {' and '.join(demo_tasks)})")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     params = _parse_options(args.option)

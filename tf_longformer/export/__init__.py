@@ -8,9 +8,9 @@ Example:
 
 from __future__ import annotations
 
+from ..tasks import TASK_NAMES, TASKS, Task, get_task, task_from_config, task_of_model
 from .saved_model import existing_versions, export_saved_model, load_for_export, next_version
 from .signatures import DEFAULT_SIGNATURE, GLOBAL_SIGNATURE, INPUT_NAMES, build_signatures
-from .tasks import TASK_NAMES, TASKS, Task, get_task, task_from_config, task_of_model
 
 __all__ = [
     "DEFAULT_SIGNATURE", "GLOBAL_SIGNATURE", "INPUT_NAMES", "TASKS", "TASK_NAMES", "Task", "build_signatures",

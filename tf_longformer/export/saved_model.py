@@ -13,8 +13,8 @@ import tempfile
 
 import tensorflow as tf
 
+from ..tasks import Task, get_task, task_from_config, task_of_model
 from .signatures import DEFAULT_SIGNATURE, GLOBAL_SIGNATURE, INPUT_NAMES, as_int_dtype, build_signatures
-from .tasks import Task, get_task, task_from_config, task_of_model
 
 EXPORT_INFO = os.path.join("assets.extra", "tf_longformer_export.json")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from ..default_global_attention import cls_global_attention_mask, question_global_attention_mask
-from .tasks import Task
+from ..tasks import Task
 
 DEFAULT_SIGNATURE = "serving_default"
 GLOBAL_SIGNATURE = "with_global_attention"

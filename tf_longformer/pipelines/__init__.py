@@ -10,27 +10,19 @@ import importlib
 import os
 from typing import Any
 
+from ..tasks import get_task, task_of_architecture
 from .base import DEMO_MODEL_DIR, DeviceScope, Pipeline, load_model, load_tokenizer, resolve_device
 
-# task -> (module, pipeline class, model class, uses the demo model when model=None)
-TASKS: dict[str, tuple[str, str, str, bool]] = {
-    "fill-mask": ("fill_mask", "FillMaskPipeline", "TFLongformerForMaskedLM", True),
-    "question-answering": ("question_answering", "QuestionAnsweringPipeline", "TFLongformerForQuestionAnswering", False),
-    "text-classification": ("text_classification", "TextClassificationPipeline",
-                            "TFLongformerForSequenceClassification", False),
-    "token-classification": ("token_classification", "TokenClassificationPipeline",
-                             "TFLongformerForTokenClassification", False),
-    "feature-extraction": ("feature_extraction", "FeatureExtractionPipeline", "TFLongformerModel", True),
+# task -> (module, pipeline class, uses the demo model when model=None); the model class of a task is in
+# tf_longformer.tasks, shared with export and the command line
+TASKS: dict[str, tuple[str, str, bool]] = {
+    "fill-mask": ("fill_mask", "FillMaskPipeline", True),
+    "question-answering": ("question_answering", "QuestionAnsweringPipeline", False),
+    "text-classification": ("text_classification", "TextClassificationPipeline", False),
+    "token-classification": ("token_classification", "TokenClassificationPipeline", False),
+    "feature-extraction": ("feature_extraction", "FeatureExtractionPipeline", True),
 }
 TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
-# transformers architecture name -> task, for `pipeline(model=...)` without a task
-_ARCHITECTURE_TASKS = {
-    "LongformerForMaskedLM": "fill-mask",
-    "LongformerForQuestionAnswering": "question-answering",
-    "LongformerForSequenceClassification": "text-classification",
-    "LongformerForTokenClassification": "token-classification",
-    "LongformerModel": "feature-extraction",
-}
 
 
 def normalize_task(task: str) -> str:
@@ -55,8 +47,9 @@ def _infer_task(model: Any) -> str:
     else:
         architectures = [type(model).__name__.removeprefix("TF")]
     for architecture in architectures:
-        if architecture in _ARCHITECTURE_TASKS:
-            return _ARCHITECTURE_TASKS[architecture]
+        task = task_of_architecture(architecture)
+        if task is not None and task.name in TASKS:
+            return task.name
     raise ValueError(f"Cannot tell the task of this model (architectures: {architectures}); pass task=.")
 
 
@@ -93,12 +86,12 @@ def pipeline(task: str | None = None, model: Any = None, tokenizer: Any = None, 
         {'score': ..., 'token': ..., 'token_str': ' ...', 'sequence': 'Open the file for reading.'}
     """
     task = normalize_task(task) if task is not None else _infer_task(model)
-    module_name, pipeline_name, model_name, has_demo = TASKS[task]
+    module_name, pipeline_name, has_demo = TASKS[task]
     if model is None and has_demo:
         if not os.path.isfile(os.path.join(DEMO_MODEL_DIR, "model.safetensors")):
             raise OSError(f"The demo model is missing from the installed package ({DEMO_MODEL_DIR}); pass model=.")
         model = DEMO_MODEL_DIR
-    model_class = getattr(importlib.import_module("tf_longformer"), model_name)
+    model_class = getattr(importlib.import_module("tf_longformer"), get_task(task).model_class)
     with DeviceScope(resolve_device(device)):
         model_object = load_model(model_class, model, task, model_kwargs)
     tok = load_tokenizer(tokenizer, fallback=model if isinstance(model, (str, os.PathLike)) else None)

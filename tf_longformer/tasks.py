@@ -1,6 +1,8 @@
-"""Export tasks: task name ↔ model class ↔ the output names a served model returns.
+"""The tasks: task name ↔ model class ↔ config.json architecture ↔ the outputs a served model returns.
 
-Task names follow the Hugging Face pipeline names; `base` is an alias of `feature-extraction`.
+The one table that export, pipelines and the command line read. Task names follow the Hugging Face
+pipeline names; `base` is an alias of `feature-extraction`. Free of TensorFlow, so the CLI can build its
+argument parser from it without loading TensorFlow.
 """
 
 from __future__ import annotations
@@ -78,6 +80,12 @@ def task_of_model(model) -> Task:
     raise TypeError(f"Cannot export a {type(model).__name__}: give a TFLongformer* model from tf_longformer.")
 
 
+def task_of_architecture(architecture: str) -> Task | None:
+    """The task of a config.json `architectures` entry (PyTorch or transformers-4 TF name), else None."""
+    name = _ARCHITECTURES.get(architecture.removeprefix("TF"))
+    return None if name is None else TASKS[name]
+
+
 def task_from_config(config: dict, source: str | os.PathLike = "the checkpoint") -> Task:
     """The task named by config.json's `architectures` (e.g. `LongformerForQuestionAnswering`).
 
@@ -85,7 +93,7 @@ def task_from_config(config: dict, source: str | os.PathLike = "the checkpoint")
         ValueError: no or several Longformer architectures, or an unknown one; the message asks for `--task`.
     """
     names = config.get("architectures") or []
-    found = {_ARCHITECTURES[n.removeprefix("TF")] for n in names if n.removeprefix("TF") in _ARCHITECTURES}
+    found = {task.name for task in map(task_of_architecture, names) if task is not None}
     if len(found) != 1:
         listed = f"lists {names}" if names else "has no `architectures` entry"
         raise ValueError(

@@ -6,6 +6,8 @@ Run by `benchmarks/run_forward.py`; each configuration gets its own process so p
 
 Implementations:
     ours-eager, ours-graph, ours-xla   tf_longformer (eager, tf.function, tf.function(jit_compile=True))
+    ours-xla-pool                      ours-xla with TensorFlow's oneDNN pooling CPU allocator (the library
+                                       selects the system allocator unless told otherwise)
     torch                              transformers 5 PyTorch LongformerModel
     tf457-graph, tf457-eager           transformers 4.x TFLongformerModel (run with its own venv's python)
     matmul                             a plain fp32 matmul of the model's shapes (reference FLOP/s)
@@ -44,20 +46,23 @@ def config_for(seq: int) -> dict:
 
 
 def build_ours(args):
+    if args.impl.endswith("-pool"):  # TensorFlow's default oneDNN pooling allocator instead of ours (system)
+        os.environ["TF_ONEDNN_USE_SYSTEM_ALLOCATOR"] = "0"
     import tensorflow as tf
 
     from tf_longformer import LongformerConfig, TFLongformerModel
 
     # the XLA program's static bound on global tokens: the count itself unless --bound says otherwise
     bound = args.globals if args.bound is None else args.bound
-    config = LongformerConfig(**config_for(args.seq), max_global_tokens=bound)
+    chunk = {} if args.query_chunk is None else {"attention_query_chunk": args.query_chunk}
+    config = LongformerConfig(**config_for(args.seq), max_global_tokens=bound, **chunk)
     model = TFLongformerModel(config)
     ids, mask, glob = (tf.constant(x) for x in inputs(args.seq, args.globals))
 
     def forward(i, m, g):
         return model(input_ids=i, attention_mask=m, global_attention_mask=g).last_hidden_state
 
-    mode = args.impl.split("-")[1]
+    mode = args.impl.split("-")[1]  # eager / graph / xla
     if mode != "eager":
         forward = tf.function(forward, jit_compile=(mode == "xla"))
     return lambda: forward(ids, mask, glob).numpy()
@@ -121,6 +126,8 @@ def main() -> None:
     parser.add_argument("--seq", type=int, required=True)
     parser.add_argument("--globals", type=int, default=1)
     parser.add_argument("--bound", type=int, default=None, help="max_global_tokens (ours); default = --globals")
+    parser.add_argument("--query-chunk", type=int, default=None,
+                        help="attention_query_chunk (ours); default: the config's default")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
@@ -143,7 +150,7 @@ def main() -> None:
     median = statistics.median(times)
     flops = args.flops or useful_flops(args.seq, args.globals)
     print(json.dumps({
-        "impl": args.impl, "seq": args.seq, "globals": args.globals, "bound": args.bound,
+        "impl": args.impl, "seq": args.seq, "globals": args.globals, "bound": args.bound, "query_chunk": args.query_chunk,
         "median_s": median, "times_s": times, "first_call_s": first,
         "rss_start_gib": rss_start / 2**30, "rss_loaded_gib": rss_loaded / 2**30, "rss_after_warmup_gib": rss_warm / 2**30,
         "peak_rss_gib": max(peak_with_warmup, peak_rss_bytes()) / 2**30,

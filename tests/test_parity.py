@@ -218,6 +218,37 @@ def test_multiple_choice(reference_factory, mode):
     check(_load("TFLongformerForMultipleChoice", folder), ref_model, mode, batch)
 
 
+@pytest.mark.parametrize("mode", MODES + ("graph_dynamic",))
+@pytest.mark.parametrize("chunk", [4, 12])
+def test_local_rows_in_chunks(reference_factory, mode, chunk):
+    """The local rows run in a loop over chunks of query blocks (no attention probabilities requested):
+    same outputs as the reference. Chunk 4 is one block of the first layer's window; 12 makes the last
+    chunk overlap the one before it. `graph_dynamic` traces with unknown shapes (the SavedModel's case),
+    which chooses between the loop and a single pass at run time."""
+    ref_model, folder = reference_factory("TFLongformerModel")
+    model = tf_longformer.TFLongformerModel.from_pretrained(folder, attention_query_chunk=chunk)
+    batch = padded_batch(seed=2, seq_len=21)
+    ref = torch_run(ref_model, **batch)
+    tensors = {k: tf.constant(v) for k, v in batch.items()}
+
+    def call(input_ids, attention_mask, global_attention_mask):
+        out = model(input_ids=input_ids, attention_mask=attention_mask, global_attention_mask=global_attention_mask)
+        return out.last_hidden_state, out.pooler_output
+
+    if mode == "eager":
+        hidden, pooled = call(**tensors)
+    else:
+        spec = [tf.TensorSpec([None, None], tf.int64)] * 3 if mode == "graph_dynamic" else None
+        fn = tf.function(call, jit_compile=mode == "xla", input_signature=spec)
+        hidden, pooled = fn(**tensors)
+        graph_def = fn.get_concrete_function(**tensors).graph.as_graph_def()
+        op_types = {node.op for node in graph_def.node}
+        op_types |= {node.op for f in graph_def.library.function for node in f.node_def}  # cond branches
+        assert op_types & {"While", "StatelessWhile"}, "the chunk loop is not in the graph"
+    assert max_abs_diff(hidden, ref.last_hidden_state) <= TOL
+    assert max_abs_diff(pooled, ref.pooler_output) <= TOL
+
+
 def test_windows_that_do_not_divide_each_other():
     """[6, 8, 4]: transformers cannot run it; compare with a dense numpy reference of the same rule."""
     from tests.dense_reference import dense_longformer_forward

@@ -41,6 +41,8 @@ _DEFAULTS: dict[str, Any] = {
     # tf-longformer's own fields (ignored by transformers, kept in config.json):
     # the static bound on global tokens per example used under XLA (see `layers/attention.py`).
     "max_global_tokens": 64,
+    # queries per chunk of the local attention rows (bounds the band-sized buffers; 0: all at once)
+    "attention_query_chunk": 512,
     # recompute each layer's activations in the backward pass (saves memory, costs time).
     "gradient_checkpointing": False,
 }
@@ -74,6 +76,9 @@ class LongformerConfig:
             "multi_label_classification" for sequence classification losses.
         max_global_tokens: int. Static bound on global tokens per example under XLA (`jit_compile=True`);
             eager and `tf.function` need no bound. Default 64; 0 compiles without global attention.
+        attention_query_chunk: int. The local attention rows run in chunks of about this many queries
+            (whole blocks of half a window, at least one), so the band-sized score buffers stay the size of
+            a chunk whatever the length; 0 runs them all at once. Same results either way. Default 512.
         gradient_checkpointing: bool. Recompute layer activations in the backward pass.
 
     Example:
@@ -166,9 +171,9 @@ class LongformerConfig:
                     f"token), got {w!r}; for example 512."
                 )
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size", "max_global_tokens"):
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size", "max_global_tokens", "attention_query_chunk"):
             value = getattr(self, name)
-            lowest = 0 if name == "max_global_tokens" else 1  # 0: an XLA program without global attention
+            lowest = 0 if name in ("max_global_tokens", "attention_query_chunk") else 1  # 0: an XLA program without global attention
             if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
                 raise ValueError(f"{name} must be an int >= {lowest}, got {value!r}.")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):

@@ -14,16 +14,15 @@ Matches transformers' `LongformerSelfAttention` (PyTorch) number for number:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from ..global_attention import GlobalSlots
-from .sliding_window import band_mask, skew_to_band, sliding_windows, to_blocks
-
-_NEG = np.finfo(np.float32).min  # masked score, as transformers uses torch.finfo(float32).min
+from .local_attention import NEG, local_rows, repeat_for_heads
+from .sliding_window import skew_to_band, to_blocks
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")
@@ -36,6 +35,8 @@ class LongformerSelfAttention(keras.layers.Layer):
         attention_window: int. Window of this layer (both sides; even).
         attention_probs_dropout_prob: float. Dropout on attention probabilities.
         kernel_initializer: initializer of the projections.
+        attention_query_chunk: int. Queries per chunk of the local rows (whole blocks of half a window,
+            at least one); 0 runs every block at once. See `local_attention.py`.
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class LongformerSelfAttention(keras.layers.Layer):
         attention_window: int,
         attention_probs_dropout_prob: float = 0.0,
         kernel_initializer="glorot_uniform",
+        attention_query_chunk: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -55,6 +57,7 @@ class LongformerSelfAttention(keras.layers.Layer):
         self.one_sided = attention_window // 2
         self.attention_probs_dropout_prob = attention_probs_dropout_prob
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.attention_query_chunk = attention_query_chunk
 
         # === Layers ===
         def projection(name: str) -> keras.layers.Dense:
@@ -137,46 +140,27 @@ class LongformerSelfAttention(keras.layers.Layer):
             flat = tf.reshape(x, tf.stack([-1, n, self.head_dim]))
             return to_blocks(tf.pad(flat, [[0, 0], [0, pad], [0, 0]]), w, axis=1)
 
-        def per_head(x):
-            """`(b, ...)` → `(b*h, ...)`, each example's rows repeated for its heads."""
-            shape = tf.shape(x)
-            tiled = tf.broadcast_to(x[:, None], tf.concat([[shape[0], self.num_attention_heads], shape[1:]], 0))
-            return tf.reshape(tiled, tf.concat([[-1], shape[1:]], 0))
-
         query_b = blocks(query)  # (bh, c, w, d)
-        key_win = sliding_windows(blocks(key), axis=1)  # (bh, c, 3w, d)
-        value_win = sliding_windows(blocks(value), axis=1)
+        per_head = functools.partial(repeat_for_heads, heads=self.num_attention_heads)
         padded_query = per_head(to_blocks(tf.pad(is_index_masked, [[0, 0], [0, pad]], constant_values=True),
                                           w, axis=1))  # (bh, c, w)
         # keys outside the window: global or padded (transformers: attention_mask != 0), or past the end
         key_kept = tf.logical_not(tf.logical_or(is_index_masked, is_global))
-        key_kept_win = sliding_windows(to_blocks(tf.pad(key_kept, [[0, 0], [0, pad]]), w, axis=1), axis=1,
-                                       pad_value=False)
-        keep = per_head(tf.logical_and(band_mask(w)[None, None], key_kept_win[:, :, None, :]))  # (bh, c, w, 3w)
-
-        # --- local scores (bh, c, w, 3w), and scores against the global tokens' keys (bh, c, w, G)
-        band = tf.cast(tf.matmul(query_b, key_win, transpose_b=True), tf.float32)
+        key_kept_b = to_blocks(tf.pad(key_kept, [[0, 0], [0, pad]]), w, axis=1)  # (b, c, w)
         key_global_cols = tf.gather(key, slots.positions, axis=2, batch_dims=1)  # (b, h, G, d)
         value_global_cols = tf.gather(value, slots.positions, axis=2, batch_dims=1)
         key_global_cols, value_global_cols = (tf.reshape(x, tf.stack([-1, tf.shape(x)[2], self.head_dim]))
                                               for x in (key_global_cols, value_global_cols))  # (bh, G, d)
-        glob = tf.cast(tf.einsum("bcqd,bgd->bcqg", query_b, key_global_cols), tf.float32)
-
-        # --- one softmax over [global columns, band] without materialising their concatenation or the
-        # normalised probabilities: rows are divided by their sums after the value matmul, on `head_dim`
-        # columns instead of `G + 3w`, so the exp can be the matmul's input directly.
-        band = tf.where(keep, band, _NEG)
-        glob = tf.where(per_head(slots.valid)[:, None, None, :], glob, _NEG)
-        row_max = tf.maximum(tf.reduce_max(band, axis=-1), tf.reduce_max(glob, axis=-1))[..., None]
-        band = tf.exp(band - row_max)
-        glob = tf.exp(glob - row_max)
-        row_sum = tf.reduce_sum(band, axis=-1) + tf.reduce_sum(glob, axis=-1)
-        inv_sum = tf.where(padded_query, 0.0, 1.0 / row_sum)[..., None]  # padded queries: zero probabilities
-        band = self.dropout(tf.cast(band, compute_dtype), training=training)
-        glob = self.dropout(tf.cast(glob, compute_dtype), training=training)
-
-        local_out = tf.matmul(band, value_win) + tf.einsum("bcqg,bgd->bcqd", glob, value_global_cols)
-        local_out = local_out * tf.cast(inv_sum, compute_dtype)  # (bh, c, w, d)
+        # chunks of query blocks bound the band-sized buffers; the probabilities for `output_attentions`
+        # and attention dropout in training need the whole band at once
+        dropout_on = bool(training) and self.attention_probs_dropout_prob > 0
+        chunked = bool(self.attention_query_chunk) and not output_attentions and not dropout_on
+        local_out, band, glob, inv_sum = local_rows(
+            query_b, blocks(key), blocks(value), key_kept_b, padded_query, key_global_cols, value_global_cols,
+            per_head(slots.valid), self.num_attention_heads,
+            chunk_blocks=max(1, self.attention_query_chunk // w) if chunked else 0,
+            dropout=None if chunked else (lambda x: self.dropout(x, training=training)),
+        )
         local_out = tf.reshape(local_out, tf.stack([batch, self.num_attention_heads, -1, self.head_dim]))
         local_out = self._merge_heads(local_out[:, :, :n])
 
@@ -211,7 +195,7 @@ class LongformerSelfAttention(keras.layers.Layer):
 
         def attend(scores_fn, output_fn):
             scores = tf.cast(scores_fn(), tf.float32)
-            probs = tf.nn.softmax(tf.where(keep, scores, _NEG), axis=-1)
+            probs = tf.nn.softmax(tf.where(keep, scores, NEG), axis=-1)
             probs = self.dropout(tf.cast(probs, compute_dtype), training=training)
             return output_fn(probs), probs
 
@@ -267,5 +251,6 @@ class LongformerSelfAttention(keras.layers.Layer):
             attention_window=self.attention_window,
             attention_probs_dropout_prob=self.attention_probs_dropout_prob,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            attention_query_chunk=self.attention_query_chunk,
         )
         return config

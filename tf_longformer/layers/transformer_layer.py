@@ -20,6 +20,7 @@ class LongformerLayer(keras.layers.Layer):
         hidden_dropout_prob, attention_probs_dropout_prob: dropout rates.
         layer_norm_eps: float.
         initializer_range: float. Std of the truncated-normal initialiser.
+        attention_query_chunk: int. Queries per chunk of the local attention rows; 0: all at once.
     """
 
     def __init__(
@@ -33,6 +34,7 @@ class LongformerLayer(keras.layers.Layer):
         attention_probs_dropout_prob: float = 0.0,
         layer_norm_eps: float = 1e-12,
         initializer_range: float = 0.02,
+        attention_query_chunk: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -45,13 +47,14 @@ class LongformerLayer(keras.layers.Layer):
         self.attention_probs_dropout_prob = attention_probs_dropout_prob
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
+        self.attention_query_chunk = attention_query_chunk
         init = keras.initializers.TruncatedNormal(stddev=initializer_range)
         policy = self.dtype_policy
 
         # === Layers ===
         self.self_attention = LongformerSelfAttention(
             hidden_size, num_attention_heads, attention_window, attention_probs_dropout_prob,
-            kernel_initializer=init, name="self", dtype=policy,
+            kernel_initializer=init, attention_query_chunk=attention_query_chunk, name="self", dtype=policy,
         )
         self.attention_output_dense = keras.layers.Dense(
             hidden_size, kernel_initializer=init, name="attention_output_dense", dtype=policy
@@ -117,5 +120,6 @@ class LongformerLayer(keras.layers.Layer):
             attention_probs_dropout_prob=self.attention_probs_dropout_prob,
             layer_norm_eps=self.layer_norm_eps,
             initializer_range=self.initializer_range,
+            attention_query_chunk=self.attention_query_chunk,
         )
         return config

@@ -1,0 +1,155 @@
+"""The local rows of Longformer attention: every query against its window and the global tokens' keys.
+
+Queries come in blocks of `w` (`sliding_window.py` explains the layout): `(bh, c, w, d)`, heads batched
+with the examples. `local_rows` runs either all `c` blocks at once or, to bound the band-sized buffers
+(scores `(bh, blocks, w, 3w)`, 144 MiB a layer at 4096 tokens with the base shape), a loop over chunks of
+`chunk_blocks` query blocks, each with its own key/value windows. Both run the same arithmetic
+(`attend_blocks`) on each block, so the results are identical.
+
+The chunk loop covers the blocks with `ceil(c / chunk)` chunks; the last one starts at `c - chunk` and may
+overlap the one before it: those blocks are written twice with the same values (and receive their
+gradient once, from the later write), so no block count needs to be a multiple of the chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from .sliding_window import band_mask, sliding_windows
+
+NEG = np.finfo(np.float32).min  # masked score, as transformers uses torch.finfo(float32).min
+
+
+def repeat_for_heads(x: tf.Tensor, heads: int) -> tf.Tensor:
+    """`(b, ...)` → `(b*heads, ...)`, each example's rows repeated for its heads."""
+    shape = tf.shape(x)
+    tiled = tf.broadcast_to(x[:, None], tf.concat([[shape[0], heads], shape[1:]], 0))
+    return tf.reshape(tiled, tf.concat([[-1], shape[1:]], 0))
+
+
+def attend_blocks(query_b, key_win, value_win, keep, padded_query, key_global_cols, value_global_cols,
+                  global_valid, dropout: Callable[[tf.Tensor], tf.Tensor] | None = None):
+    """Softmax attention of query blocks over their windows and the global columns.
+
+    Args:
+        query_b: `(bh, c, w, d)` scaled queries.
+        key_win, value_win: `(bh, c, 3w, d)` each block's window of keys / values.
+        keep: `(bh, c, w, 3w)` bool, the entries inside the band and not global / padded.
+        padded_query: `(bh, c, w)` bool, queries whose probabilities are zero.
+        key_global_cols, value_global_cols: `(bh, G, d)` keys / values of the global tokens.
+        global_valid: `(bh, G)` bool, slots that hold a global token.
+        dropout: applied to the unnormalised probabilities (training only), or None.
+
+    Returns:
+        `(out, band, glob, inv_sum)`: `out` `(bh, c, w, d)` normalised; `band` `(bh, c, w, 3w)` and `glob`
+        `(bh, c, w, G)` the unnormalised probabilities and `inv_sum` `(bh, c, w, 1)` float32 the factor that
+        normalises them (0 for padded queries).
+    """
+    compute_dtype = query_b.dtype
+    band = tf.cast(tf.matmul(query_b, key_win, transpose_b=True), tf.float32)
+    glob = tf.cast(tf.einsum("bcqd,bgd->bcqg", query_b, key_global_cols), tf.float32)
+
+    # one softmax over [global columns, band] without materialising their concatenation or the normalised
+    # probabilities: rows are divided by their sums after the value matmul, on `head_dim` columns
+    # instead of `G + 3w`, so the exp can be the matmul's input directly.
+    band = tf.where(keep, band, NEG)
+    glob = tf.where(global_valid[:, None, None, :], glob, NEG)
+    row_max = tf.maximum(tf.reduce_max(band, axis=-1), tf.reduce_max(glob, axis=-1))[..., None]
+    band = tf.exp(band - row_max)
+    glob = tf.exp(glob - row_max)
+    row_sum = tf.reduce_sum(band, axis=-1) + tf.reduce_sum(glob, axis=-1)
+    inv_sum = tf.where(padded_query, 0.0, 1.0 / row_sum)[..., None]  # padded queries: zero probabilities
+    band, glob = tf.cast(band, compute_dtype), tf.cast(glob, compute_dtype)
+    if dropout is not None:
+        band, glob = dropout(band), dropout(glob)
+
+    out = tf.matmul(band, value_win) + tf.einsum("bcqg,bgd->bcqd", glob, value_global_cols)
+    return out * tf.cast(inv_sum, compute_dtype), band, glob, inv_sum
+
+
+def _blocks_at(x: tf.Tensor, start, count: int) -> tf.Tensor:
+    """Blocks `start .. start + count` of `(bh, c, ...)`. The slice size is spelled out from the shape (no
+    -1) so that XLA sees a constant size and emits one dynamic slice."""
+    rank = x.shape.rank
+    size = tf.concat([tf.shape(x)[:1], [count], tf.shape(x)[2:]], axis=0)
+    out = tf.slice(x, tf.stack([0, start] + [0] * (rank - 2)), size)
+    out.set_shape(x.shape[:1].concatenate([count]).concatenate(x.shape[2:]))
+    return out
+
+
+def _windows_at(padded: tf.Tensor, start, count: int) -> tf.Tensor:
+    """Windows of blocks `start .. start + count` from blocks padded with one block on each side:
+    `(bh, c + 2, w, ...)` → `(bh, count, 3w, ...)`."""
+    out = tf.concat([_blocks_at(padded, start + shift, count) for shift in range(3)], axis=2)
+    static = padded.shape.as_list()
+    out.set_shape([static[0], count, None if static[2] is None else 3 * static[2]] + static[3:])
+    return out
+
+
+def local_rows(query_b, key_b, value_b, key_kept_b, padded_query, key_global_cols, value_global_cols,
+               global_valid, heads: int, chunk_blocks: int = 0, dropout=None):
+    """Local attention output of every query block, at once or in chunks.
+
+    Args:
+        query_b, key_b, value_b: `(bh, c, w, d)` blocks (queries scaled).
+        key_kept_b: `(b, c, w)` bool, keys that local rows may attend to (not global, not padded).
+        padded_query, key_global_cols, value_global_cols, global_valid: as in `attend_blocks`.
+        heads: heads per example (`bh = b * heads`).
+        chunk_blocks: query blocks per chunk; 0 runs all blocks at once.
+        dropout: as in `attend_blocks`; only with `chunk_blocks=0`.
+
+    Returns:
+        `attend_blocks`'s `(out, band, glob, inv_sum)` when run at once; `(out, None, None, None)` in chunks.
+    """
+    w = query_b.shape[2]
+    mask = band_mask(w)[None, None]
+    shared = (key_global_cols, value_global_cols, global_valid)
+
+    def at_once():
+        keep = tf.logical_and(mask, sliding_windows(key_kept_b, axis=1, pad_value=False)[:, :, None, :])
+        return attend_blocks(query_b, sliding_windows(key_b, axis=1), sliding_windows(value_b, axis=1),
+                             repeat_for_heads(keep, heads), padded_query, *shared, dropout=dropout)
+
+    if not chunk_blocks:
+        return at_once()
+    if dropout is not None:
+        raise ValueError("attention dropout needs the whole band: run local_rows with chunk_blocks=0")
+
+    count = query_b.shape[1]
+    if count is not None and count <= chunk_blocks:
+        return at_once()[0], None, None, None
+
+    def in_chunks():
+        blocks = tf.shape(query_b)[1]
+        key_pad, value_pad = (tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]]) for x in (key_b, value_b))
+        kept_pad = tf.pad(key_kept_b, [[0, 0], [1, 1], [0, 0]])
+        iterations = (blocks + chunk_blocks - 1) // chunk_blocks
+        # the loop writes every block; it starts from the (transposed) queries rather than zeros because
+        # XLA would schedule a constant buffer of every layer at the start, all live at once
+        out = tf.transpose(query_b, [1, 0, 2, 3])
+
+        def body(i, out):
+            start = tf.minimum(i * chunk_blocks, blocks - chunk_blocks)
+            rows = _blocks_at(query_b, start, chunk_blocks)
+            rows_padded = _blocks_at(padded_query, start, chunk_blocks)
+            keep = tf.logical_and(mask, _windows_at(kept_pad, start, chunk_blocks)[:, :, None, :])
+            chunk_out = attend_blocks(rows, _windows_at(key_pad, start, chunk_blocks),
+                                      _windows_at(value_pad, start, chunk_blocks), repeat_for_heads(keep, heads),
+                                      rows_padded, *shared)[0]
+            indices = (start + tf.range(chunk_blocks))[:, None]
+            return [i + 1, tf.tensor_scatter_nd_update(out, indices, tf.transpose(chunk_out, [1, 0, 2, 3]))]
+
+        _, out = tf.while_loop(lambda i, _: i < iterations, body, [tf.constant(0), out],
+                               maximum_iterations=iterations)
+        out = tf.transpose(out, [1, 0, 2, 3])
+        out.set_shape(query_b.shape)
+        return out
+
+    if count is not None:
+        return in_chunks(), None, None, None
+    out = tf.cond(tf.shape(query_b)[1] > chunk_blocks, in_chunks, lambda: at_once()[0])
+    out.set_shape(query_b.shape)
+    return out, None, None, None

@@ -249,6 +249,49 @@ def test_local_rows_in_chunks(reference_factory, mode, chunk):
     assert max_abs_diff(pooled, ref.pooler_output) <= TOL
 
 
+def _op_types(fn, tensors) -> list[str]:
+    """Every op of a traced function, the bodies of its loops and branches included."""
+    graph_def = fn.get_concrete_function(**tensors).graph.as_graph_def()
+    return [node.op for node in graph_def.node] + [n.op for f in graph_def.library.function for n in f.node_def]
+
+
+@pytest.mark.parametrize("mode", ("graph", "xla", "graph_dynamic"))
+@pytest.mark.parametrize("cls_name", ("TFLongformerModel", "TFLongformerForQuestionAnswering"))
+def test_identical_layers_run_as_one_loop(reference_factory, mode, cls_name):
+    """Traced inference runs layers with the same window as one while loop that switches weights: same
+    numbers as the reference, and the program holds one copy of the layer instead of three."""
+    ref_model, folder = reference_factory(cls_name, attention_window=8)
+    model = getattr(tf_longformer, cls_name).from_pretrained(folder)
+    batch = padded_batch(seed=4, seq_len=19) if cls_name == "TFLongformerModel" else qa_batch(seed=4)
+    ref = torch_run(ref_model, **batch)
+    tensors = {k: tf.constant(v) for k, v in batch.items()}
+    spec = {k: tf.TensorSpec([None, None], tf.int64) for k in tensors} if mode == "graph_dynamic" else None
+
+    def call(inputs):
+        return dict(model(**inputs))
+
+    fn = tf.function(call, jit_compile=mode == "xla", input_signature=None if spec is None else [spec])
+    out = fn(tensors)
+    for field in ("last_hidden_state", "pooler_output", "start_logits", "end_logits"):
+        if field in ref.keys():
+            assert max_abs_diff(out[field], ref[field]) <= TOL, field
+    op_types = _op_types(tf.function(call), {"inputs": tensors})
+    assert {"Case", "While"} <= set(op_types), "layer weights are not switched in a loop"
+    # one copy of the feed-forward: the intermediate dense of a single layer (3 when unrolled)
+    unrolled = _op_types(tf.function(lambda inputs: dict(model(**inputs, output_hidden_states=True))),
+                         {"inputs": tensors})
+    # the global rows' softmax (one per form of the global rows) is in the program once, not once a layer
+    assert unrolled.count("Softmax") == 3 * op_types.count("Softmax") > 0
+
+
+def test_runs_of_identical_layers():
+    from tf_longformer.layers.layer_loop import runs_of_identical_layers
+
+    config = tf_longformer.LongformerConfig(**{**_tiny(), "num_hidden_layers": 5, "attention_window": [8, 8, 4, 8, 8]})
+    layers = tf_longformer.TFLongformerModel(config).longformer.encoder_layers
+    assert [len(run) for run in runs_of_identical_layers(layers)] == [2, 1, 2]
+
+
 def test_windows_that_do_not_divide_each_other():
     """[6, 8, 4]: transformers cannot run it; compare with a dense numpy reference of the same rule."""
     from tests.dense_reference import dense_longformer_forward

@@ -21,6 +21,7 @@ from ..input_checks import (
 )
 from ..layers.checkpointing import checkpointed_layer_call
 from ..layers.embeddings import LongformerEmbeddings
+from ..layers.layer_loop import call_layers_in_loop, runs_of_identical_layers
 from ..layers.transformer_layer import LongformerLayer
 from ..modeling_outputs import TFLongformerBaseModelOutputWithPooling
 
@@ -194,11 +195,16 @@ class TFLongformerMainLayer(keras.layers.Layer):
         all_hidden, all_local, all_global = [], [], []
         # gradient checkpointing (training only, as transformers): recompute each layer in the backward pass
         call_layer = checkpointed_layer_call if c.gradient_checkpointing and training is True else _call
-        for layer in self.encoder_layers:
+        # traced inference without per-layer outputs: each run of identical layers is one loop in the program
+        loop = tf.inside_function() and not (training or output_attentions or output_hidden_states)
+        for run in runs_of_identical_layers(self.encoder_layers) if loop else [[x] for x in self.encoder_layers]:
+            if len(run) > 1:
+                hidden = call_layers_in_loop(run, hidden, is_index_masked=is_index_masked, slots=slots)
+                continue
             if output_hidden_states:
                 all_hidden.append(hidden)
             hidden, local_probs, global_probs = call_layer(
-                layer, hidden, is_index_masked=is_index_masked, slots=slots, output_attentions=output_attentions,
+                run[0], hidden, is_index_masked=is_index_masked, slots=slots, output_attentions=output_attentions,
                 training=training,
             )
             if output_attentions:

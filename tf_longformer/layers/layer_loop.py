@@ -1,0 +1,70 @@
+"""A run of identical layers as one loop in a traced program: one copy of the layer instead of one per layer.
+
+Traced with `tf.function` (and compiled by XLA), a Python loop over 12 layers puts 12 copies of the layer's
+~700 ops into the graph and 12 copies of its kernels into the compiled program; at the base shape that is
+~80 MiB of graph and ~100 MiB of compiled program resident after the first call. Consecutive layers with
+the same configuration (the same attention window) run instead as a `tf.while_loop`: iteration `i` picks
+layer `i`'s weights with `tf.switch_case` and runs the first layer of the run statelessly on them
+(`keras.layers.Layer.stateless_call`). The arithmetic is the same as calling the layers one by one.
+
+Only for inference in a traced function: eager code has no program to shrink, per-layer outputs
+(`output_hidden_states`, `output_attentions`) need each layer separately, and training keeps its unrolled
+path (dropout seeds, gradient checkpointing).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def runs_of_identical_layers(layers: list[keras.layers.Layer]) -> list[list[keras.layers.Layer]]:
+    """Split `layers` into runs of consecutive layers whose configurations differ only in their names."""
+
+    def signature(layer):
+        config = layer.get_config()
+        config.pop("name", None)
+        return type(layer), repr(sorted(config.items()))
+
+    runs: list[list[keras.layers.Layer]] = []
+    for layer in layers:
+        if runs and signature(runs[-1][0]) == signature(layer):
+            runs[-1].append(layer)
+        else:
+            runs.append([layer])
+    return runs
+
+
+def _weights(layer: keras.layers.Layer) -> list[tf.Tensor]:
+    return [tf.convert_to_tensor(v.value) for v in layer.trainable_variables + layer.non_trainable_variables]
+
+
+def call_layers_in_loop(layers: list[keras.layers.Layer], hidden_states: tf.Tensor, **kwargs) -> tf.Tensor:
+    """`hidden_states` through `layers` (built, identical apart from their weights) in one `tf.while_loop`.
+
+    Args:
+        layers: the run; each is called as `layer(hidden_states, **kwargs)` and returns
+            `(hidden_states, *others)` (the others are dropped).
+        hidden_states: the input of the first layer.
+        **kwargs: the layers' other call arguments (loop invariants).
+
+    Returns:
+        The output hidden states of the last layer.
+    """
+    first = layers[0]
+    shapes = [[tuple(v.shape) for v in layer.weights] for layer in layers]
+    if any(s != shapes[0] for s in shapes):
+        raise ValueError("call_layers_in_loop needs layers with identically shaped weights")
+    trainable = len(first.trainable_variables)
+    branches = [lambda layer=layer: _weights(layer) for layer in layers]
+
+    def body(i, hidden):
+        values = tf.switch_case(i, branches)
+        outputs, _ = first.stateless_call(values[:trainable], values[trainable:], hidden, **kwargs)
+        out = outputs[0]
+        out.set_shape(hidden.shape)
+        return [i + 1, out]
+
+    _, hidden = tf.while_loop(lambda i, _: i < len(layers), body, [tf.constant(0), hidden_states],
+                              maximum_iterations=len(layers))
+    return hidden

@@ -6,8 +6,6 @@ Run by `benchmarks/run_forward.py`; each configuration gets its own process so p
 
 Implementations:
     ours-eager, ours-graph, ours-xla   tf_longformer (eager, tf.function, tf.function(jit_compile=True))
-    ours-xla-pool                      ours-xla with TensorFlow's oneDNN pooling CPU allocator (the library
-                                       selects the system allocator unless told otherwise)
     torch                              transformers 5 PyTorch LongformerModel
     tf457-graph, tf457-eager           transformers 4.x TFLongformerModel (run with its own venv's python)
     matmul                             a plain fp32 matmul of the model's shapes (reference FLOP/s)
@@ -46,8 +44,6 @@ def config_for(seq: int) -> dict:
 
 
 def build_ours(args):
-    if args.impl.endswith("-pool"):  # TensorFlow's default oneDNN pooling allocator instead of ours (system)
-        os.environ["TF_ONEDNN_USE_SYSTEM_ALLOCATOR"] = "0"
     import tensorflow as tf
 
     from tf_longformer import LongformerConfig, TFLongformerModel

@@ -221,7 +221,7 @@ def test_multiple_choice(reference_factory, mode):
 @pytest.mark.parametrize("mode", MODES + ("graph_dynamic",))
 @pytest.mark.parametrize("chunk", [4, 12])
 def test_local_rows_in_chunks(reference_factory, mode, chunk):
-    """The local rows run in a loop over chunks of query blocks (no attention probabilities requested):
+    """Traced, the local rows run in a loop over chunks of query blocks (no attention probabilities requested):
     same outputs as the reference. Chunk 4 is one block of the first layer's window; 12 makes the last
     chunk overlap the one before it. `graph_dynamic` traces with unknown shapes (the SavedModel's case),
     which chooses between the loop and a single pass at run time."""

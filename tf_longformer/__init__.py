@@ -13,12 +13,6 @@ import importlib
 import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# TensorFlow's x86 builds route CPU tensors through a oneDNN pooling allocator that never hands memory
-# back: after one forward the process keeps its peak (at 4096 tokens ~0.15-0.3 GiB more resident, see
-# docs/performance.md). The system allocator, TensorFlow's own default without oneDNN, returns it and costs
-# no measurable time. Read when TensorFlow first allocates, so it only applies if that has not happened
-# yet; set TF_ONEDNN_USE_SYSTEM_ALLOCATOR=0 before importing to keep the pool.
-_os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "1")
 
 __version__ = "0.1.0"
 

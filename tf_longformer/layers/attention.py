@@ -151,10 +151,12 @@ class LongformerSelfAttention(keras.layers.Layer):
         value_global_cols = tf.gather(value, slots.positions, axis=2, batch_dims=1)
         key_global_cols, value_global_cols = (tf.reshape(x, tf.stack([-1, tf.shape(x)[2], self.head_dim]))
                                               for x in (key_global_cols, value_global_cols))  # (bh, G, d)
-        # chunks of query blocks bound the band-sized buffers; the probabilities for `output_attentions`
-        # and attention dropout in training need the whole band at once
+        # in traced programs, chunks of query blocks bound the band-sized buffers (eagerly the loop costs a
+        # third more time); the probabilities for `output_attentions` and attention dropout in training need
+        # the whole band at once
         dropout_on = bool(training) and self.attention_probs_dropout_prob > 0
-        chunked = bool(self.attention_query_chunk) and not output_attentions and not dropout_on
+        chunked = (bool(self.attention_query_chunk) and tf.inside_function() and not output_attentions
+                   and not dropout_on)
         local_out, band, glob, inv_sum = local_rows(
             query_b, blocks(key), blocks(value), key_kept_b, padded_query, key_global_cols, value_global_cols,
             per_head(slots.valid), self.num_attention_heads,

@@ -76,10 +76,10 @@ class LongformerConfig:
             "multi_label_classification" for sequence classification losses.
         max_global_tokens: int. Static bound on global tokens per example under XLA (`jit_compile=True`);
             eager and `tf.function` need no bound. Default 64; 0 compiles without global attention.
-        attention_query_chunk: int. In `tf.function` / XLA, the local attention rows run in chunks of
-            about this many queries (whole blocks of half a window, at least one), so the band-sized score
-            buffers stay the size of a chunk whatever the length; 0 runs them all at once (as eager mode
-            always does). Same results either way. Default 512.
+        attention_query_chunk: int. For inference in `tf.function` / XLA, the local attention rows run in
+            chunks of about this many queries (whole blocks of half a window, at least one), so the
+            band-sized score buffers stay the size of a chunk whatever the length; 0 runs them all at once
+            (as eager mode and training always do). Same results either way. Default 512.
         gradient_checkpointing: bool. Recompute layer activations in the backward pass.
 
     Example:

@@ -151,12 +151,11 @@ class LongformerSelfAttention(keras.layers.Layer):
         value_global_cols = tf.gather(value, slots.positions, axis=2, batch_dims=1)
         key_global_cols, value_global_cols = (tf.reshape(x, tf.stack([-1, tf.shape(x)[2], self.head_dim]))
                                               for x in (key_global_cols, value_global_cols))  # (bh, G, d)
-        # in traced programs, chunks of query blocks bound the band-sized buffers (eagerly the loop costs a
-        # third more time); the probabilities for `output_attentions` and attention dropout in training need
-        # the whole band at once
-        dropout_on = bool(training) and self.attention_probs_dropout_prob > 0
+        # traced inference: chunks of query blocks bound the band-sized buffers (eagerly the loop costs a
+        # third more time; training keeps every layer's activations for the backward pass anyway); the
+        # probabilities for `output_attentions` need the whole band at once
         chunked = (bool(self.attention_query_chunk) and tf.inside_function() and not output_attentions
-                   and not dropout_on)
+                   and not training)
         local_out, band, glob, inv_sum = local_rows(
             query_b, blocks(key), blocks(value), key_kept_b, padded_query, key_global_cols, value_global_cols,
             per_head(slots.valid), self.num_attention_heads,

@@ -7,8 +7,8 @@ with the examples. `local_rows` runs either all `c` blocks at once or, to bound 
 (`attend_blocks`) on each block, so the results are identical.
 
 The chunk loop covers the blocks with `ceil(c / chunk)` chunks; the last one starts at `c - chunk` and may
-overlap the one before it: those blocks are written twice with the same values (and receive their
-gradient once, from the later write), so no block count needs to be a multiple of the chunk.
+overlap the one before it: only its blocks past the previous chunk are kept, so no block count needs to be
+a multiple of the chunk.
 """
 
 from __future__ import annotations
@@ -127,11 +127,8 @@ def local_rows(query_b, key_b, value_b, key_kept_b, padded_query, key_global_col
         key_pad, value_pad = (tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]]) for x in (key_b, value_b))
         kept_pad = tf.pad(key_kept_b, [[0, 0], [1, 1], [0, 0]])
         iterations = (blocks + chunk_blocks - 1) // chunk_blocks
-        # the loop writes every block; it starts from the (transposed) queries rather than zeros because
-        # XLA would schedule a constant buffer of every layer at the start, all live at once
-        out = tf.transpose(query_b, [1, 0, 2, 3])
 
-        def body(i, out):
+        def body(i, chunks):
             start = tf.minimum(i * chunk_blocks, blocks - chunk_blocks)
             rows = _blocks_at(query_b, start, chunk_blocks)
             rows_padded = _blocks_at(padded_query, start, chunk_blocks)
@@ -139,12 +136,19 @@ def local_rows(query_b, key_b, value_b, key_kept_b, padded_query, key_global_col
             chunk_out = attend_blocks(rows, _windows_at(key_pad, start, chunk_blocks),
                                       _windows_at(value_pad, start, chunk_blocks), repeat_for_heads(keep, heads),
                                       rows_padded, *shared)[0]
-            indices = (start + tf.range(chunk_blocks))[:, None]
-            return [i + 1, tf.tensor_scatter_nd_update(out, indices, tf.transpose(chunk_out, [1, 0, 2, 3]))]
+            return [i + 1, chunks.write(i, chunk_out)]
 
-        _, out = tf.while_loop(lambda i, _: i < iterations, body, [tf.constant(0), out],
-                               maximum_iterations=iterations)
-        out = tf.transpose(out, [1, 0, 2, 3])
+        # a TensorArray is written in place (a scatter into a loop-carried output copied the whole output
+        # every iteration under XLA: quadratic in the length)
+        chunks = tf.TensorArray(query_b.dtype, size=iterations, element_shape=query_b.shape[:1].concatenate(
+            [chunk_blocks]).concatenate(query_b.shape[2:]))
+        _, chunks = tf.while_loop(lambda i, _: i < iterations, body, [tf.constant(0), chunks],
+                                  maximum_iterations=iterations)
+        stacked = chunks.stack()  # (iterations, bh, chunk, w, d); the last chunk ends at the last block
+        full = (iterations - 1) * chunk_blocks  # blocks of all chunks but the last
+        leading = tf.reshape(tf.transpose(stacked[:-1], [1, 0, 2, 3, 4]),
+                             tf.concat([tf.shape(query_b)[:1], [full], tf.shape(query_b)[2:]], 0))
+        out = tf.concat([leading, stacked[-1][:, chunk_blocks - (blocks - full):]], axis=1)
         out.set_shape(query_b.shape)
         return out
 

@@ -101,8 +101,8 @@ def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str
         out += (f"- activation memory: {_activation(ours):.2f} GiB = {_activation(ours) / _activation(leanest):.2f} x "
                 f"the leanest other ({leanest['impl']}, {_activation(leanest):.2f} GiB); target <= 0.60. Of ours, "
                 f"{ours['rss_after_warmup_gib'] - ours['rss_loaded_gib']:.2f} GiB is already resident after the "
-                "warm-up call (the traced graph, the compiled program, the XLA compiler's code pages; "
-                "docs/performance.md)\n")
+                "warm-up call (the traced graph, the compiled program, the XLA compiler's code pages, TensorFlow's "
+                "allocator pool; docs/performance.md)\n")
         long = by.get(("ours-xla", 16384))
         if _ok(long):
             out += (f"- growth 4096 -> 16384: time x{long['median_s'] / ours['median_s']:.2f}, activation memory "

@@ -27,7 +27,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 LENGTHS = (512, 1024, 2048, 4096, 8192, 16384)
 IMPLS = ("ours-xla", "ours-graph", "ours-eager", "torch", "tf457-graph")
-TARGET_EXTRA: tuple[str, ...] = ()  # implementations measured at the target length only
 GLOBAL_SWEEP = (0, 1, 16, 64, 256)
 TARGET_LENGTH = 4096
 
@@ -64,7 +63,7 @@ def _activation(r: dict) -> float:
 
 def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str:
     by = {(r["impl"], r["seq"]): r for r in results}
-    impls = [i for i in IMPLS + TARGET_EXTRA if any(r["impl"] == i for r in results)]
+    impls = [i for i in IMPLS if any(r["impl"] == i for r in results)]
     lines = ["Forward time (median) / activation memory (peak RSS minus RSS after loading) per length:", "",
              "| seq | " + " | ".join(impls) + " |", "|---" * (len(impls) + 1) + "|"]
     for seq in sorted({r["seq"] for r in results}):
@@ -223,8 +222,7 @@ def main() -> int:
     results = []
     for seq in lengths:
         rounds = args.target_rounds if seq == TARGET_LENGTH else 1
-        extra = [i for i in TARGET_EXTRA if seq == TARGET_LENGTH and i.rsplit("-", 1)[0] in args.impls]
-        results += measure([(impl, seq, 1, None, 3) for impl in args.impls + extra], rounds, python_for)
+        results += measure([(impl, seq, 1, None, 3) for impl in args.impls], rounds, python_for)
     sweep = []
     if not (args.quick or args.no_sweep):
         sweep = measure([("ours-xla", TARGET_LENGTH, count, count, 5) for count in GLOBAL_SWEEP],
@@ -242,8 +240,7 @@ def main() -> int:
         with open(path) as f:
             old = json.load(f)
         results = [r for r in old["forward"] if r["seq"] not in lengths] + results
-        order = IMPLS + TARGET_EXTRA
-        results.sort(key=lambda r: (r["seq"], order.index(r["impl"]) if r["impl"] in order else 99))
+        results.sort(key=lambda r: (r["seq"], IMPLS.index(r["impl"]) if r["impl"] in IMPLS else 99))
         sweep = sweep or old.get("global_sweep", [])
     record = {"date": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(), "matmul": matmul,
               "forward": results, "global_sweep": sweep}

@@ -10,7 +10,9 @@ import pytest
 import tensorflow as tf
 
 import tf_longformer
+from tests.conftest import TINY_CONFIG
 from tf_longformer.cli import main as cli_main
+from tf_longformer.layers.layer_loop import runs_of_identical_layers
 from tf_longformer.quantization import (
     QuantizationError,
     quantizable_layers,
@@ -153,3 +155,17 @@ def test_benchmark_script_pieces(tmp_path):
     report = {"machine": "test", "tensorflow": tf.__version__, "keras": keras.__version__, "shape_name": "tiny",
               "seq": 64, "memory_time": rows, "masked_lm_note": "none"}
     assert "| int8 |" in bench.markdown(report)
+
+
+def test_one_quantized_layer_leaves_the_others_in_one_loop():
+    """Layers differing only in their weights share one traced loop; quantizing one layer (int8 kernels and
+    scales) splits it off, and the compiled model still gives the eager numbers."""
+    model = tf_longformer.TFLongformerModel(tf_longformer.LongformerConfig(**{**TINY_CONFIG, "attention_window": 8}))
+    ids = tf.constant(np.random.default_rng(0).integers(3, 60, (2, 11)))
+    model(input_ids=ids)
+    assert [len(run) for run in runs_of_identical_layers(model.longformer.encoder_layers)] == [3]
+    model.quantize("int8", filters=lambda layer: "layer_0" in layer.path)
+    assert [len(run) for run in runs_of_identical_layers(model.longformer.encoder_layers)] == [1, 2]
+    eager = model(input_ids=ids).last_hidden_state.numpy()
+    compiled = tf.function(lambda i: model(input_ids=i).last_hidden_state, jit_compile=True)(ids).numpy()
+    assert np.abs(eager - compiled).max() <= 1e-5

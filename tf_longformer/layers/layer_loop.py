@@ -19,12 +19,15 @@ import tensorflow as tf
 
 
 def runs_of_identical_layers(layers: list[keras.layers.Layer]) -> list[list[keras.layers.Layer]]:
-    """Split `layers` into runs of consecutive layers whose configurations differ only in their names."""
+    """Split `layers` into runs of consecutive layers that differ only in their names and weight values:
+    same configuration, and weights of the same shapes and dtypes (a layer quantized on its own, with
+    int8 kernels and scales, starts a run of its own)."""
 
     def signature(layer):
         config = layer.get_config()
         config.pop("name", None)
-        return type(layer), repr(sorted(config.items()))
+        weights = [(tuple(v.shape), v.dtype) for v in layer.trainable_variables + layer.non_trainable_variables]
+        return type(layer), repr(sorted(config.items())), weights
 
     runs: list[list[keras.layers.Layer]] = []
     for layer in layers:
@@ -43,7 +46,7 @@ def call_layers_in_loop(layers: list[keras.layers.Layer], hidden_states: tf.Tens
     """`hidden_states` through `layers` (built, identical apart from their weights) in one `tf.while_loop`.
 
     Args:
-        layers: the run; each is called as `layer(hidden_states, **kwargs)` and returns
+        layers: a run from `runs_of_identical_layers`; each is called as `layer(hidden_states, **kwargs)` and returns
             `(hidden_states, *others)` (the others are dropped).
         hidden_states: the input of the first layer.
         **kwargs: the layers' other call arguments (loop invariants).
@@ -52,9 +55,6 @@ def call_layers_in_loop(layers: list[keras.layers.Layer], hidden_states: tf.Tens
         The output hidden states of the last layer.
     """
     first = layers[0]
-    shapes = [[tuple(v.shape) for v in layer.weights] for layer in layers]
-    if any(s != shapes[0] for s in shapes):
-        raise ValueError("call_layers_in_loop needs layers with identically shaped weights")
     trainable = len(first.trainable_variables)
     branches = [lambda layer=layer: _weights(layer) for layer in layers]
 

@@ -158,6 +158,7 @@ def test_changing_global_tokens_does_not_retrace(model):
     ({"pad_token_id": 99}, "pad_token_id"),
     ({"max_global_tokens": -1}, "max_global_tokens must be an int >= 0"),
     ({"attention_query_chunk": -4}, "attention_query_chunk must be an int >= 0"),
+    ({"dense_row_chunk": 1.5}, "dense_row_chunk must be an int >= 0"),
     ({"intermediate_size": 0}, "intermediate_size must be an int >= 1"),
 ])
 def test_config_validation(kwargs, match):

@@ -219,14 +219,19 @@ def test_multiple_choice(reference_factory, mode):
 
 
 @pytest.mark.parametrize("mode", MODES + ("graph_dynamic",))
-@pytest.mark.parametrize("chunk", [4, 12])
-def test_local_rows_in_chunks(reference_factory, mode, chunk):
-    """Traced, the local rows run in a loop over chunks of query blocks (no attention probabilities requested):
-    same outputs as the reference. Chunk 4 is one block of the first layer's window; 12 makes the last
-    chunk overlap the one before it. `graph_dynamic` traces with unknown shapes (the SavedModel's case),
-    which chooses between the loop and a single pass at run time."""
+@pytest.mark.parametrize("chunks", [
+    {"attention_query_chunk": 4}, {"attention_query_chunk": 12}, {"dense_row_chunk": 4}, {"dense_row_chunk": 10},
+    {"attention_query_chunk": 4, "dense_row_chunk": 10},
+], ids=lambda c: "-".join(f"{k.split('_')[0]}{v}" for k, v in c.items()))
+def test_rows_in_chunks(reference_factory, mode, chunks):
+    """Traced inference (no attention probabilities requested) runs the local rows in a loop over chunks of
+    query blocks and the dense layers in a loop over chunks of rows: same outputs as the reference. Query
+    chunk 4 is one block of the first layer's window, 12 makes the last chunk overlap the one before it;
+    the 24 padded rows are 6 dense chunks of 4, or 3 of 10 with the last overlapping. `graph_dynamic`
+    traces with unknown shapes (the SavedModel's case), which chooses between the loop and a single pass
+    at run time."""
     ref_model, folder = reference_factory("TFLongformerModel")
-    model = tf_longformer.TFLongformerModel.from_pretrained(folder, attention_query_chunk=chunk)
+    model = tf_longformer.TFLongformerModel.from_pretrained(folder, **chunks)
     batch = padded_batch(seed=2, seq_len=21)
     ref = torch_run(ref_model, **batch)
     tensors = {k: tf.constant(v) for k, v in batch.items()}
@@ -259,9 +264,10 @@ def _op_types(fn, tensors) -> list[str]:
 @pytest.mark.parametrize("cls_name", ("TFLongformerModel", "TFLongformerForQuestionAnswering"))
 def test_identical_layers_run_as_one_loop(reference_factory, mode, cls_name):
     """Traced inference runs layers with the same window as one while loop that switches weights: same
-    numbers as the reference, and the program holds one copy of the layer instead of three."""
+    numbers as the reference, and the program holds one copy of the layer instead of three. Small chunks put
+    the query-chunk and dense-row loops inside the layer loop, as at the base shape's long lengths."""
     ref_model, folder = reference_factory(cls_name, attention_window=8)
-    model = getattr(tf_longformer, cls_name).from_pretrained(folder)
+    model = getattr(tf_longformer, cls_name).from_pretrained(folder, attention_query_chunk=8, dense_row_chunk=8)
     batch = padded_batch(seed=4, seq_len=19) if cls_name == "TFLongformerModel" else qa_batch(seed=4)
     ref = torch_run(ref_model, **batch)
     tensors = {k: tf.constant(v) for k, v in batch.items()}

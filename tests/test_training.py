@@ -56,8 +56,9 @@ def _labelled_batch(head: str):
 
 GRAD_CASES = {  # case -> (class, config overrides)
     "TFLongformerModel": ("TFLongformerModel", {}),
-    # the local rows in chunks of 12 queries (a while loop; the last chunk overlaps the one before it)
-    "chunked": ("TFLongformerModel", {"attention_query_chunk": 12}),
+    # the local rows in chunks of 12 queries and the dense layers in chunks of 10 rows (while loops; the
+    # last chunk overlaps the one before it); training itself runs unchunked, a traced tape does not
+    "chunked": ("TFLongformerModel", {"attention_query_chunk": 12, "dense_row_chunk": 10}),
     "TFLongformerForMaskedLM": ("TFLongformerForMaskedLM", {}),
     "TFLongformerForSequenceClassification": ("TFLongformerForSequenceClassification", {"num_labels": 3}),
     "regression": ("TFLongformerForSequenceClassification", {"num_labels": 1}),
@@ -449,9 +450,9 @@ def test_finetune_notebook_runs_and_global_attention_wins(tmp_path):
     assert "global/train/events.out.tfevents" in printed  # the TensorBoard callback wrote its logs
 
 
-def test_chunked_local_rows_xla_gradients_match_pytorch(reference_factory):
-    """Under XLA the gradients flow through the chunk loop (a while loop with a static trip count) too."""
-    ref_model, folder = reference_factory("TFLongformerModel", attention_query_chunk=12)
+def test_chunked_rows_xla_gradients_match_pytorch(reference_factory):
+    """Under XLA the gradients flow through the chunk loops (while loops with a static trip count) too."""
+    ref_model, folder = reference_factory("TFLongformerModel", attention_query_chunk=12, dense_row_chunk=10)
     model = tf_longformer.TFLongformerModel.from_pretrained(folder)
     batch = _labelled_batch("chunked")
     _, ref_grads = _torch_grads(ref_model, batch, "chunked")

@@ -43,6 +43,8 @@ _DEFAULTS: dict[str, Any] = {
     "max_global_tokens": 64,
     # queries per chunk of the local attention rows (bounds the band-sized buffers; 0: all at once)
     "attention_query_chunk": 512,
+    # rows per chunk of the dense layers (projections, feed-forward) in traced inference (0: all at once)
+    "dense_row_chunk": 512,
     # recompute each layer's activations in the backward pass (saves memory, costs time).
     "gradient_checkpointing": False,
 }
@@ -80,6 +82,12 @@ class LongformerConfig:
             chunks of about this many queries (whole blocks of half a window, at least one), so the
             band-sized score buffers stay the size of a chunk whatever the length; 0 runs them all at once
             (as eager mode and training always do). Same results either way. Default 512.
+        dense_row_chunk: int. For inference in `tf.function` / XLA, the query/key/value projections and the
+            attention output + feed-forward block run on chunks of this many rows, which keeps each
+            matmul's output in the CPU cache and the `intermediate_size`-wide activations the size of a
+            chunk; 0 runs them on all rows at once (as eager mode and training always do). Unlike
+            transformers' `chunk_size_feed_forward` (kept for compatibility, unused) it is on by default.
+            Default 512.
         gradient_checkpointing: bool. Recompute layer activations in the backward pass.
 
     Example:
@@ -172,9 +180,10 @@ class LongformerConfig:
                     f"token), got {w!r}; for example 512."
                 )
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size", "max_global_tokens", "attention_query_chunk"):
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size", "max_global_tokens", "attention_query_chunk",
+                     "dense_row_chunk"):
             value = getattr(self, name)
-            lowest = 0 if name in ("max_global_tokens", "attention_query_chunk") else 1  # 0: an XLA program without global attention
+            lowest = 0 if name in ("max_global_tokens", "attention_query_chunk", "dense_row_chunk") else 1  # 0: an XLA program without global attention
             if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
                 raise ValueError(f"{name} must be an int >= {lowest}, got {value!r}.")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):

@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from ..global_attention import GlobalSlots
+from .chunk_loop import dense_rows_per_chunk, map_row_chunks
 from .local_attention import NEG, local_rows, repeat_for_heads
 from .sliding_window import skew_to_band, to_blocks
 
@@ -37,6 +38,8 @@ class LongformerSelfAttention(keras.layers.Layer):
         kernel_initializer: initializer of the projections.
         attention_query_chunk: int. Queries per chunk of the local rows (whole blocks of half a window,
             at least one); 0 runs every block at once. See `local_attention.py`.
+        dense_row_chunk: int. Rows per chunk of the query/key/value projections in traced inference; 0:
+            all rows at once. See `chunk_loop.py`.
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class LongformerSelfAttention(keras.layers.Layer):
         attention_probs_dropout_prob: float = 0.0,
         kernel_initializer="glorot_uniform",
         attention_query_chunk: int = 0,
+        dense_row_chunk: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -58,6 +62,7 @@ class LongformerSelfAttention(keras.layers.Layer):
         self.attention_probs_dropout_prob = attention_probs_dropout_prob
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.attention_query_chunk = attention_query_chunk
+        self.dense_row_chunk = dense_row_chunk
 
         # === Layers ===
         def projection(name: str) -> keras.layers.Dense:
@@ -127,9 +132,13 @@ class LongformerSelfAttention(keras.layers.Layer):
         n = tf.shape(hidden_states)[1]
         is_global = slots.is_global
 
-        query = self._heads(self.query(hidden_states) * tf.cast(scale, compute_dtype))  # (b, h, n, d)
-        key = self._heads(self.key(hidden_states))
-        value = self._heads(self.value(hidden_states))
+        def project(x):
+            return [self.query(x) * tf.cast(scale, compute_dtype), self.key(x), self.value(x)]
+
+        rows = dense_rows_per_chunk(self.dense_row_chunk, training)
+        projected = (map_row_chunks(project, [hidden_states], [hidden_states] * 3, rows) if rows
+                     else project(hidden_states))
+        query, key, value = (self._heads(x) for x in projected)  # (b, h, n, d)
 
         # --- the local rows batch the heads with the examples: (b, h, n, d) -> (b*h, n, d), blocks of w
         # (padded to a multiple of this layer's `w`; a no-op when the windows divide each other)
@@ -253,5 +262,6 @@ class LongformerSelfAttention(keras.layers.Layer):
             attention_probs_dropout_prob=self.attention_probs_dropout_prob,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             attention_query_chunk=self.attention_query_chunk,
+            dense_row_chunk=self.dense_row_chunk,
         )
         return config

@@ -6,9 +6,8 @@ with the examples. `local_rows` runs either all `c` blocks at once or, to bound 
 `chunk_blocks` query blocks, each with its own key/value windows. Both run the same arithmetic
 (`attend_blocks`) on each block, so the results are identical.
 
-The chunk loop covers the blocks with `ceil(c / chunk)` chunks; the last one starts at `c - chunk` and may
-overlap the one before it: only its blocks past the previous chunk are kept, so no block count needs to be
-a multiple of the chunk.
+The chunk loop is `chunk_loop.map_chunks` (the last chunk may overlap the one before it, so no block count
+needs to be a multiple of the chunk).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from .chunk_loop import map_chunks, slice_chunk
 from .sliding_window import band_mask, sliding_windows
 
 NEG = np.finfo(np.float32).min  # masked score, as transformers uses torch.finfo(float32).min
@@ -70,20 +70,10 @@ def attend_blocks(query_b, key_win, value_win, keep, padded_query, key_global_co
     return out * tf.cast(inv_sum, compute_dtype), band, glob, inv_sum
 
 
-def _blocks_at(x: tf.Tensor, start, count: int) -> tf.Tensor:
-    """Blocks `start .. start + count` of `(bh, c, ...)`. The slice size is spelled out from the shape (no
-    -1) so that XLA sees a constant size and emits one dynamic slice."""
-    rank = x.shape.rank
-    size = tf.concat([tf.shape(x)[:1], [count], tf.shape(x)[2:]], axis=0)
-    out = tf.slice(x, tf.stack([0, start] + [0] * (rank - 2)), size)
-    out.set_shape(x.shape[:1].concatenate([count]).concatenate(x.shape[2:]))
-    return out
-
-
 def _windows_at(padded: tf.Tensor, start, count: int) -> tf.Tensor:
     """Windows of blocks `start .. start + count` from blocks padded with one block on each side:
     `(bh, c + 2, w, ...)` → `(bh, count, 3w, ...)`."""
-    out = tf.concat([_blocks_at(padded, start + shift, count) for shift in range(3)], axis=2)
+    out = tf.concat([slice_chunk(padded, start + shift, count) for shift in range(3)], axis=2)
     static = padded.shape.as_list()
     out.set_shape([static[0], count, None if static[2] is None else 3 * static[2]] + static[3:])
     return out
@@ -118,42 +108,14 @@ def local_rows(query_b, key_b, value_b, key_kept_b, padded_query, key_global_col
     if dropout is not None:
         raise ValueError("attention dropout needs the whole band: run local_rows with chunk_blocks=0")
 
-    count = query_b.shape[1]
-    if count is not None and count <= chunk_blocks:
-        return at_once()[0], None, None, None
+    key_pad, value_pad = (tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]]) for x in (key_b, value_b))
+    kept_pad = tf.pad(key_kept_b, [[0, 0], [1, 1], [0, 0]])
 
-    def in_chunks():
-        blocks = tf.shape(query_b)[1]
-        key_pad, value_pad = (tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]]) for x in (key_b, value_b))
-        kept_pad = tf.pad(key_kept_b, [[0, 0], [1, 1], [0, 0]])
-        iterations = (blocks + chunk_blocks - 1) // chunk_blocks
+    def chunk_at(start):
+        keep = tf.logical_and(mask, _windows_at(kept_pad, start, chunk_blocks)[:, :, None, :])
+        return attend_blocks(slice_chunk(query_b, start, chunk_blocks), _windows_at(key_pad, start, chunk_blocks),
+                             _windows_at(value_pad, start, chunk_blocks), repeat_for_heads(keep, heads),
+                             slice_chunk(padded_query, start, chunk_blocks), *shared)[:1]
 
-        def body(i, chunks):
-            start = tf.minimum(i * chunk_blocks, blocks - chunk_blocks)
-            rows = _blocks_at(query_b, start, chunk_blocks)
-            rows_padded = _blocks_at(padded_query, start, chunk_blocks)
-            keep = tf.logical_and(mask, _windows_at(kept_pad, start, chunk_blocks)[:, :, None, :])
-            chunk_out = attend_blocks(rows, _windows_at(key_pad, start, chunk_blocks),
-                                      _windows_at(value_pad, start, chunk_blocks), repeat_for_heads(keep, heads),
-                                      rows_padded, *shared)[0]
-            return [i + 1, chunks.write(i, chunk_out)]
-
-        # a TensorArray is written in place (a scatter into a loop-carried output copied the whole output
-        # every iteration under XLA: quadratic in the length)
-        chunks = tf.TensorArray(query_b.dtype, size=iterations, element_shape=query_b.shape[:1].concatenate(
-            [chunk_blocks]).concatenate(query_b.shape[2:]))
-        _, chunks = tf.while_loop(lambda i, _: i < iterations, body, [tf.constant(0), chunks],
-                                  maximum_iterations=iterations)
-        stacked = chunks.stack()  # (iterations, bh, chunk, w, d); the last chunk ends at the last block
-        full = (iterations - 1) * chunk_blocks  # blocks of all chunks but the last
-        leading = tf.reshape(tf.transpose(stacked[:-1], [1, 0, 2, 3, 4]),
-                             tf.concat([tf.shape(query_b)[:1], [full], tf.shape(query_b)[2:]], 0))
-        out = tf.concat([leading, stacked[-1][:, chunk_blocks - (blocks - full):]], axis=1)
-        out.set_shape(query_b.shape)
-        return out
-
-    if count is not None:
-        return in_chunks(), None, None, None
-    out = tf.cond(tf.shape(query_b)[1] > chunk_blocks, in_chunks, lambda: at_once()[0])
-    out.set_shape(query_b.shape)
+    out = map_chunks(chunk_at, lambda: at_once()[:1], [query_b], chunk_blocks)[0]
     return out, None, None, None

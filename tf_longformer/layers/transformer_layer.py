@@ -7,6 +7,7 @@ import keras
 from ..global_attention import GlobalSlots
 from .activations import get_activation
 from .attention import LongformerSelfAttention
+from .chunk_loop import dense_rows_per_chunk, map_row_chunks
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")
@@ -21,6 +22,7 @@ class LongformerLayer(keras.layers.Layer):
         layer_norm_eps: float.
         initializer_range: float. Std of the truncated-normal initialiser.
         attention_query_chunk: int. Queries per chunk of the local attention rows; 0: all at once.
+        dense_row_chunk: int. Rows per chunk of the dense layers in traced inference; 0: all at once.
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class LongformerLayer(keras.layers.Layer):
         layer_norm_eps: float = 1e-12,
         initializer_range: float = 0.02,
         attention_query_chunk: int = 0,
+        dense_row_chunk: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -48,13 +51,15 @@ class LongformerLayer(keras.layers.Layer):
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         self.attention_query_chunk = attention_query_chunk
+        self.dense_row_chunk = dense_row_chunk
         init = keras.initializers.TruncatedNormal(stddev=initializer_range)
         policy = self.dtype_policy
 
         # === Layers ===
         self.self_attention = LongformerSelfAttention(
             hidden_size, num_attention_heads, attention_window, attention_probs_dropout_prob,
-            kernel_initializer=init, attention_query_chunk=attention_query_chunk, name="self", dtype=policy,
+            kernel_initializer=init, attention_query_chunk=attention_query_chunk,
+            dense_row_chunk=dense_row_chunk, name="self", dtype=policy,
         )
         self.attention_output_dense = keras.layers.Dense(
             hidden_size, kernel_initializer=init, name="attention_output_dense", dtype=policy
@@ -102,11 +107,20 @@ class LongformerLayer(keras.layers.Layer):
             hidden_states, is_index_masked=is_index_masked, slots=slots, output_attentions=output_attentions,
             training=training,
         )
-        attn = self.dropout(self.attention_output_dense(attn), training=training)
-        attn = self.attention_output_norm(attn + hidden_states)
-        ff = self.activation(self.intermediate_dense(attn))
-        ff = self.dropout(self.output_dense(ff), training=training)
-        return self.output_norm(ff + attn), local_probs, global_probs
+
+        def output_block(attn, hidden_states):
+            attn = self.dropout(self.attention_output_dense(attn), training=training)
+            attn = self.attention_output_norm(attn + hidden_states)
+            ff = self.activation(self.intermediate_dense(attn))
+            ff = self.dropout(self.output_dense(ff), training=training)
+            return [self.output_norm(ff + attn)]
+
+        rows = dense_rows_per_chunk(self.dense_row_chunk, training)
+        if rows:
+            output = map_row_chunks(output_block, [attn, hidden_states], [hidden_states], rows)[0]
+        else:
+            output = output_block(attn, hidden_states)[0]
+        return output, local_probs, global_probs
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -121,5 +135,6 @@ class LongformerLayer(keras.layers.Layer):
             layer_norm_eps=self.layer_norm_eps,
             initializer_range=self.initializer_range,
             attention_query_chunk=self.attention_query_chunk,
+            dense_row_chunk=self.dense_row_chunk,
         )
         return config

@@ -61,7 +61,8 @@ class TFLongformerMainLayer(keras.layers.Layer):
             LongformerLayer(
                 c.hidden_size, c.num_attention_heads, c.intermediate_size, window, c.hidden_act,
                 c.hidden_dropout_prob, c.attention_probs_dropout_prob, c.layer_norm_eps, c.initializer_range,
-                attention_query_chunk=c.attention_query_chunk, name=f"layer_{i}", dtype=self.dtype_policy,
+                attention_query_chunk=c.attention_query_chunk, dense_row_chunk=c.dense_row_chunk,
+                name=f"layer_{i}", dtype=self.dtype_policy,
             )
             for i, window in enumerate(c.layer_attention_windows)
         ]

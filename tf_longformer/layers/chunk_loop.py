@@ -1,0 +1,102 @@
+"""Run a computation over chunks of axis 1 in a `tf.while_loop`, for traced inference.
+
+Longformer's work is local along the sequence, so the rows (or query blocks) can be processed a chunk at a
+time. That bounds the buffers that grow with the length (the band scores, the feed-forward's
+`intermediate_size`-wide activations) to one chunk, and under XLA on CPU it keeps each matmul's output in
+the cache: a `(512, 768) x (768, 3072)` matmul runs ~15 % faster per row than the same matmul over 4096 or
+16384 rows (`docs/performance.md`).
+
+The chunks start at `0, chunk, 2 chunk, ...`; the last one starts at `total - chunk` and may overlap the one
+before it, and only its entries past the previous chunk are kept, so `total` need not be a multiple of
+`chunk`. The outputs are written to `TensorArray`s: a scatter into a loop-carried output was copied whole on
+every iteration under XLA (quadratic in the length), and a zero-initialised output got hoisted for all
+layers at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import tensorflow as tf
+
+
+def slice_chunk(x: tf.Tensor, start, count: int) -> tf.Tensor:
+    """Entries `start .. start + count` of axis 1 of `x`. The slice size is spelled out from the shape (no
+    -1) so that XLA sees a constant size and emits one dynamic slice."""
+    rank = x.shape.rank
+    size = tf.concat([tf.shape(x)[:1], [count], tf.shape(x)[2:]], axis=0)
+    out = tf.slice(x, tf.stack([0, start] + [0] * (rank - 2)), size)
+    out.set_shape(x.shape[:1].concatenate([count]).concatenate(x.shape[2:]))
+    return out
+
+
+def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable[[], Sequence[tf.Tensor]],
+               like: Sequence[tf.Tensor], chunk: int) -> list[tf.Tensor]:
+    """Outputs of `part(start)` for every chunk, concatenated along axis 1.
+
+    Args:
+        part: `start` (int32 scalar) → the outputs for entries `start .. start + chunk` of axis 1, each
+            shaped like the matching `like` tensor with `chunk` entries on axis 1.
+        whole: → the same outputs for all entries at once; used when there are no more than `chunk`
+            entries (decided at run time when the length is dynamic).
+        like: tensors shaped (and typed) like the full outputs; axis 1 holds the entries to chunk.
+        chunk: entries per chunk, >= 1.
+
+    Returns:
+        The outputs, shaped like `like`.
+
+    Example:
+        >>> x = tf.reshape(tf.range(10.0), (1, 10))
+        >>> map_chunks(lambda s: [slice_chunk(x, s, 4) * 2], lambda: [x * 2], [x], chunk=4)[0].numpy()[0, -3:]
+        array([14., 16., 18.], dtype=float32)
+    """
+    total = like[0].shape[1]
+    if total is not None and total <= chunk:
+        return list(whole())
+
+    def in_chunks():
+        count = tf.shape(like[0])[1]
+        iterations = (count + chunk - 1) // chunk
+
+        def body(i, arrays):
+            start = tf.minimum(i * chunk, count - chunk)
+            return [i + 1, [a.write(i, out) for a, out in zip(arrays, part(start), strict=True)]]
+
+        arrays = [tf.TensorArray(x.dtype, size=iterations,
+                                 element_shape=x.shape[:1].concatenate([chunk]).concatenate(x.shape[2:]))
+                  for x in like]
+        _, arrays = tf.while_loop(lambda i, _: i < iterations, body, [tf.constant(0), arrays],
+                                  maximum_iterations=iterations)
+        full = (iterations - 1) * chunk  # entries of all chunks but the last
+        outputs = []
+        for array, x in zip(arrays, like, strict=True):
+            stacked = array.stack()  # (iterations, batch, chunk, ...); the last chunk ends at the last entry
+            perm = [1, 0] + list(range(2, x.shape.rank + 1))
+            leading = tf.reshape(tf.transpose(stacked[:-1], perm),
+                                 tf.concat([tf.shape(x)[:1], [full], tf.shape(x)[2:]], 0))
+            out = tf.concat([leading, stacked[-1][:, chunk - (count - full):]], axis=1)
+            out.set_shape(x.shape)
+            outputs.append(out)
+        return outputs
+
+    if total is not None:
+        return in_chunks()
+    outputs = tf.cond(tf.shape(like[0])[1] > chunk, in_chunks, lambda: list(whole()))
+    for out, x in zip(outputs, like, strict=True):
+        out.set_shape(x.shape)
+    return outputs
+
+
+def map_row_chunks(fn: Callable[..., Sequence[tf.Tensor]], inputs: Sequence[tf.Tensor], like: Sequence[tf.Tensor],
+                   chunk: int) -> list[tf.Tensor]:
+    """`fn(*inputs)` computed on chunks of `chunk` rows (axis 1) at a time; `fn` must treat rows
+    independently. `like` as in `map_chunks`."""
+    return map_chunks(lambda start: fn(*(slice_chunk(x, start, chunk) for x in inputs)), lambda: fn(*inputs),
+                      like, chunk)
+
+
+def dense_rows_per_chunk(dense_row_chunk: int, training) -> int:
+    """Rows per chunk for the dense layers, or 0 to run them on all rows: chunks only in traced inference
+    (eagerly each matmul is its own call, so the loop only adds overhead; training keeps every activation
+    for the backward pass anyway)."""
+    return dense_row_chunk if dense_row_chunk and tf.inside_function() and not training else 0

@@ -123,7 +123,7 @@ def test_mixed_precision_fit(policy):
 
 def test_gpu_benchmark_script_runs_on_cpu():
     """`benchmarks/gpu_bench.py` (run by gpu.sh where a GPU is lent): bf16 + XLA + a global token, one
-    JSON line per length with tokens/s; here on a tiny shape on CPU so the one-shot GPU run cannot fail on
+    JSON line per length and chunking with tokens/s; here on a tiny shape on CPU so the one-shot GPU run cannot fail on
     the script itself."""
     import json
     import os
@@ -136,5 +136,7 @@ def test_gpu_benchmark_script_runs_on_cpu():
                           capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=root))
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    result = rows[-1]
-    assert result["seq"] == 40 and result["dtype"] == "mixed_bfloat16" and result["tokens_per_s"] > 0
+    results = rows[1:]  # the first line names the devices
+    assert [r["chunks"] for r in results] == ["default", "off"]  # with the chunk loops and without them
+    for result in results:
+        assert result["seq"] == 40 and result["dtype"] == "mixed_bfloat16" and result["tokens_per_s"] > 0

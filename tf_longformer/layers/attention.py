@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 
 from ..global_attention import GlobalSlots
-from .chunk_loop import dense_rows_per_chunk, map_row_chunks
+from .chunk_loop import map_row_chunks, traced_inference
 from .local_attention import NEG, local_rows, repeat_for_heads
 from .sliding_window import skew_to_band, to_blocks
 
@@ -135,9 +135,8 @@ class LongformerSelfAttention(keras.layers.Layer):
         def project(x):
             return [self.query(x) * tf.cast(scale, compute_dtype), self.key(x), self.value(x)]
 
-        rows = dense_rows_per_chunk(self.dense_row_chunk, training)
-        projected = (map_row_chunks(project, [hidden_states], [hidden_states] * 3, rows) if rows
-                     else project(hidden_states))
+        projected = (map_row_chunks(project, [hidden_states], [hidden_states] * 3, self.dense_row_chunk)
+                     if self.dense_row_chunk and traced_inference(training) else project(hidden_states))
         query, key, value = (self._heads(x) for x in projected)  # (b, h, n, d)
 
         # --- the local rows batch the heads with the examples: (b, h, n, d) -> (b*h, n, d), blocks of w
@@ -160,11 +159,9 @@ class LongformerSelfAttention(keras.layers.Layer):
         value_global_cols = tf.gather(value, slots.positions, axis=2, batch_dims=1)
         key_global_cols, value_global_cols = (tf.reshape(x, tf.stack([-1, tf.shape(x)[2], self.head_dim]))
                                               for x in (key_global_cols, value_global_cols))  # (bh, G, d)
-        # traced inference: chunks of query blocks bound the band-sized buffers (eagerly the loop costs a
-        # third more time; training keeps every layer's activations for the backward pass anyway); the
-        # probabilities for `output_attentions` need the whole band at once
-        chunked = (bool(self.attention_query_chunk) and tf.inside_function() and not output_attentions
-                   and not training)
+        # traced inference: chunks of query blocks bound the band-sized buffers; the probabilities for
+        # `output_attentions` need the whole band at once
+        chunked = bool(self.attention_query_chunk) and traced_inference(training) and not output_attentions
         local_out, band, glob, inv_sum = local_rows(
             query_b, blocks(key), blocks(value), key_kept_b, padded_query, key_global_cols, value_global_cols,
             per_head(slots.valid), self.num_attention_heads,

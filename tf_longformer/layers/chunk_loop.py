@@ -95,8 +95,9 @@ def map_row_chunks(fn: Callable[..., Sequence[tf.Tensor]], inputs: Sequence[tf.T
                       like, chunk)
 
 
-def dense_rows_per_chunk(dense_row_chunk: int, training) -> int:
-    """Rows per chunk for the dense layers, or 0 to run them on all rows: chunks only in traced inference
-    (eagerly each matmul is its own call, so the loop only adds overhead; training keeps every activation
-    for the backward pass anyway)."""
-    return dense_row_chunk if dense_row_chunk and tf.inside_function() and not training else 0
+def traced_inference(training) -> bool:
+    """Whether the loops of traced inference run: the chunk loops here and the loop over identical layers
+    (`layer_loop.py`). They run inside `tf.function` / XLA / a SavedModel when not training: eagerly each op
+    is its own call, so a loop only adds overhead, and training keeps every activation for the backward
+    pass anyway (and needs dropout on the whole band)."""
+    return tf.inside_function() and not training

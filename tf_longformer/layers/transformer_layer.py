@@ -7,7 +7,7 @@ import keras
 from ..global_attention import GlobalSlots
 from .activations import get_activation
 from .attention import LongformerSelfAttention
-from .chunk_loop import dense_rows_per_chunk, map_row_chunks
+from .chunk_loop import map_row_chunks, traced_inference
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")
@@ -115,9 +115,8 @@ class LongformerLayer(keras.layers.Layer):
             ff = self.dropout(self.output_dense(ff), training=training)
             return [self.output_norm(ff + attn)]
 
-        rows = dense_rows_per_chunk(self.dense_row_chunk, training)
-        if rows:
-            output = map_row_chunks(output_block, [attn, hidden_states], [hidden_states], rows)[0]
+        if self.dense_row_chunk and traced_inference(training):
+            output = map_row_chunks(output_block, [attn, hidden_states], [hidden_states], self.dense_row_chunk)[0]
         else:
             output = output_block(attn, hidden_states)[0]
         return output, local_probs, global_probs

@@ -20,6 +20,7 @@ from ..input_checks import (
     check_sequence_length,
 )
 from ..layers.checkpointing import checkpointed_layer_call
+from ..layers.chunk_loop import traced_inference
 from ..layers.embeddings import LongformerEmbeddings
 from ..layers.layer_loop import call_layers_in_loop, runs_of_identical_layers
 from ..layers.transformer_layer import LongformerLayer
@@ -197,7 +198,7 @@ class TFLongformerMainLayer(keras.layers.Layer):
         # gradient checkpointing (training only, as transformers): recompute each layer in the backward pass
         call_layer = checkpointed_layer_call if c.gradient_checkpointing and training is True else _call
         # traced inference without per-layer outputs: each run of identical layers is one loop in the program
-        loop = tf.inside_function() and not (training or output_attentions or output_hidden_states)
+        loop = traced_inference(training) and not (output_attentions or output_hidden_states)
         for run in runs_of_identical_layers(self.encoder_layers) if loop else [[x] for x in self.encoder_layers]:
             if len(run) > 1:
                 hidden = call_layers_in_loop(run, hidden, is_index_masked=is_index_masked, slots=slots)

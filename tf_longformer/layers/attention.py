@@ -228,7 +228,17 @@ class LongformerSelfAttention(keras.layers.Layer):
                                        [self.num_attention_heads, 1, self.head_dim])
                 return self._merge_heads(out)
 
-            return attend(lambda: tf.matmul(pulled, hidden_states[:, None], transpose_b=True), values)
+            def scores():
+                # (b, n, hidden) x (b, h*G, hidden)^T: the token axis stays the rows of a plain matmul (as
+                # `pulled @ hidden^T`, XLA copied the hidden states transposed, n x hidden, every layer);
+                # only the small (b, n, h*G) result is transposed
+                shape = tf.shape(pulled)  # sizes spelled out: with G = 0 a -1 could not be inferred
+                flat = tf.reshape(pulled, tf.stack([shape[0], shape[1] * shape[2], self.hidden_size]))
+                by_token = tf.matmul(hidden_states, flat, transpose_b=True)  # (b, n, h*G)
+                by_token = tf.reshape(by_token, tf.stack([shape[0], tf.shape(hidden_states)[1], shape[1], shape[2]]))
+                return tf.transpose(by_token, [0, 2, 3, 1])  # (b, h, G, n)
+
+            return attend(scores, values)
 
         factored_form = self._factored_global_rows(slots.num_slots)
         if isinstance(factored_form, bool):

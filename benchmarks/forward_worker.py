@@ -60,7 +60,7 @@ def build_ours(args):
     def forward(i, m, g):
         return model(input_ids=i, attention_mask=m, global_attention_mask=g).last_hidden_state
 
-    mode = args.impl.split("-")[1]
+    mode = args.impl.split("-")[1]  # eager / graph / xla
     if mode != "eager":
         forward = tf.function(forward, jit_compile=(mode == "xla"))
     return lambda: forward(ids, mask, glob).numpy()

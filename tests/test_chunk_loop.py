@@ -20,7 +20,7 @@ def test_map_row_chunks_equals_all_rows(length, mode):
     rng = np.random.default_rng(length)
     x = tf.constant(rng.normal(size=(2, length, 3)), tf.float32)
     y = tf.constant(rng.normal(size=(2, length, 2)), tf.float32)
-    like = [x, tf.zeros((2, length, 1), tf.int32)]
+    templates = [x, tf.zeros((2, length, 1), tf.int32)]  # the outputs' shapes
     spec = [tf.TensorSpec([None, None, 3], tf.float32), tf.TensorSpec([None, None, 2], tf.float32)]
 
     @tf.function(jit_compile=mode == "xla", input_signature=spec if mode == "graph_dynamic" else None)
@@ -30,6 +30,6 @@ def test_map_row_chunks_equals_all_rows(length, mode):
 
     expected = _rows_fn(x, y)
     got = chunked(x, y)
-    for g, e, template in zip(got, expected, like, strict=True):
+    for g, e, template in zip(got, expected, templates, strict=True):
         assert g.shape == template.shape and g.dtype == e.dtype
         np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=0, atol=1e-6)  # XLA's tanh may differ in the last bit

@@ -49,6 +49,14 @@ _DEFAULTS: dict[str, Any] = {
     "gradient_checkpointing": False,
 }
 
+# integer fields and their lowest valid value
+_INT_FIELDS = {
+    "vocab_size": 1, "hidden_size": 1, "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": 1,
+    "max_position_embeddings": 1, "type_vocab_size": 1,
+    "max_global_tokens": 0,  # 0: an XLA program without global attention
+    "attention_query_chunk": 0, "dense_row_chunk": 0,  # 0: no chunk loop
+}
+
 _PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
 
 
@@ -179,11 +187,8 @@ class LongformerConfig:
                     f"attention_window{where} must be a positive even int (it counts both sides of a "
                     f"token), got {w!r}; for example 512."
                 )
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size", "max_global_tokens", "attention_query_chunk",
-                     "dense_row_chunk"):
+        for name, lowest in _INT_FIELDS.items():
             value = getattr(self, name)
-            lowest = 0 if name in ("max_global_tokens", "attention_query_chunk", "dense_row_chunk") else 1  # 0: an XLA program without global attention
             if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
                 raise ValueError(f"{name} must be an int >= {lowest}, got {value!r}.")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):

@@ -135,8 +135,8 @@ class LongformerSelfAttention(keras.layers.Layer):
         def project(x):
             return [self.query(x) * tf.cast(scale, compute_dtype), self.key(x), self.value(x)]
 
-        projected = (map_row_chunks(project, [hidden_states], [hidden_states] * 3, self.dense_row_chunk)
-                     if self.dense_row_chunk and traced_inference(training) else project(hidden_states))
+        rows = self.dense_row_chunk if traced_inference(training) else 0
+        projected = map_row_chunks(project, [hidden_states], [hidden_states] * 3, rows)
         query, key, value = (self._heads(x) for x in projected)  # (b, h, n, d)
 
         # --- the local rows batch the heads with the examples: (b, h, n, d) -> (b*h, n, d), blocks of w

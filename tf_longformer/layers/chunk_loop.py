@@ -40,7 +40,7 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
         whole: → the same outputs for all entries at once; used when there are no more than `chunk`
             entries (decided at run time when the length is dynamic).
         like: tensors shaped (and typed) like the full outputs; axis 1 holds the entries to chunk.
-        chunk: entries per chunk, >= 1.
+        chunk: entries per chunk; 0 runs `whole` (no loop).
 
     Returns:
         The outputs, shaped like `like`.
@@ -51,7 +51,7 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
         array([14., 16., 18.], dtype=float32)
     """
     total = like[0].shape[1]
-    if total is not None and total <= chunk:
+    if not chunk or (total is not None and total <= chunk):
         return list(whole())
 
     def in_chunks():
@@ -89,8 +89,8 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
 
 def map_row_chunks(fn: Callable[..., Sequence[tf.Tensor]], inputs: Sequence[tf.Tensor], like: Sequence[tf.Tensor],
                    chunk: int) -> list[tf.Tensor]:
-    """`fn(*inputs)` computed on chunks of `chunk` rows (axis 1) at a time; `fn` must treat rows
-    independently. `like` as in `map_chunks`."""
+    """`fn(*inputs)` computed on chunks of `chunk` rows (axis 1) at a time (0: on all rows at once); `fn`
+    must treat rows independently. `like` as in `map_chunks`."""
     return map_chunks(lambda start: fn(*(slice_chunk(x, start, chunk) for x in inputs)), lambda: fn(*inputs),
                       like, chunk)
 

@@ -115,10 +115,8 @@ class LongformerLayer(keras.layers.Layer):
             ff = self.dropout(self.output_dense(ff), training=training)
             return [self.output_norm(ff + attn)]
 
-        if self.dense_row_chunk and traced_inference(training):
-            output = map_row_chunks(output_block, [attn, hidden_states], [hidden_states], self.dense_row_chunk)[0]
-        else:
-            output = output_block(attn, hidden_states)[0]
+        rows = self.dense_row_chunk if traced_inference(training) else 0
+        output = map_row_chunks(output_block, [attn, hidden_states], [hidden_states], rows)[0]
         return output, local_probs, global_probs
 
     def get_config(self) -> dict:

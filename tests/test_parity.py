@@ -159,6 +159,14 @@ def test_base_model_scenarios(reference_factory, mode, scenario):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_block_layouts(reference_factory, mode):
+    """Windows [6, 12]: half-windows 3 (odd, blocks of 3 queries seeing one block on each side) and 6
+    (blocks of 3 seeing two on each side); every output, attentions included, as the reference."""
+    ref_model, folder = reference_factory("TFLongformerModel", attention_window=[6, 12, 6])
+    check(_load("TFLongformerModel", folder), ref_model, mode, padded_batch(seed=6, seq_len=17))
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_masked_lm(reference_factory, mode):
     ref_model, folder = reference_factory("TFLongformerForMaskedLM")
     batch = padded_batch(seed=2)
@@ -220,15 +228,15 @@ def test_multiple_choice(reference_factory, mode):
 
 @pytest.mark.parametrize("mode", ("graph", "xla", "graph_dynamic"))  # eager mode never chunks
 @pytest.mark.parametrize("chunks", [
-    {"attention_query_chunk": 12}, {"dense_row_chunk": 4}, {"attention_query_chunk": 4, "dense_row_chunk": 10},
+    {"attention_query_chunk": 10}, {"dense_row_chunk": 4}, {"attention_query_chunk": 4, "dense_row_chunk": 10},
 ], ids=lambda c: "-".join(f"{k.split('_')[0]}{v}" for k, v in c.items()))
 def test_rows_in_chunks(reference_factory, mode, chunks):
     """Traced inference (no attention probabilities requested) runs the local rows in a loop over chunks of
-    query blocks and the dense layers in a loop over chunks of rows: same outputs as the reference. Query
-    chunk 4 is one block of the first layer's window, 12 makes the last chunk overlap the one before it;
-    the 24 padded rows are 6 dense chunks of 4, or 3 of 10 with the last overlapping. `graph_dynamic`
-    traces with unknown shapes (the SavedModel's case), which chooses between the loop and a single pass
-    at run time."""
+    query blocks and the dense layers in a loop over chunks of rows: same outputs as the reference. The 24
+    padded rows are 12 query blocks of 2 in the first layer (half-window 4) and 24 of 1 in the second:
+    query chunk 4 is 2 and 4 blocks, 10 makes the last chunk overlap the one before it in both layers. They
+    are 6 dense chunks of 4, or 3 of 10 with the last overlapping. `graph_dynamic` traces with unknown
+    shapes (the SavedModel's case), which chooses between the loop and a single pass at run time."""
     ref_model, folder = reference_factory("TFLongformerModel")
     model = tf_longformer.TFLongformerModel.from_pretrained(folder, **chunks)
     batch = padded_batch(seed=2, seq_len=21)

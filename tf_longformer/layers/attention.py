@@ -23,7 +23,7 @@ import tensorflow as tf
 from ..global_attention import GlobalSlots
 from .chunk_loop import map_row_chunks, traced_inference
 from .local_attention import NEG, local_rows, repeat_for_heads
-from .sliding_window import skew_to_band, to_blocks
+from .sliding_window import block_layout, skew_to_band, to_blocks
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")
@@ -36,8 +36,8 @@ class LongformerSelfAttention(keras.layers.Layer):
         attention_window: int. Window of this layer (both sides; even).
         attention_probs_dropout_prob: float. Dropout on attention probabilities.
         kernel_initializer: initializer of the projections.
-        attention_query_chunk: int. Queries per chunk of the local rows (whole blocks of half a window,
-            at least one); 0 runs every block at once. See `local_attention.py`.
+        attention_query_chunk: int. Queries per chunk of the local rows (whole query blocks of
+            `sliding_window.block_layout`, at least one); 0 runs every block at once. See `local_attention.py`.
         dense_row_chunk: int. Rows per chunk of the query/key/value projections in traced inference; 0:
             all rows at once. See `chunk_loop.py`.
     """
@@ -126,7 +126,7 @@ class LongformerSelfAttention(keras.layers.Layer):
             `output_attentions`, local probs `(batch, heads, n, G + window + 1)` and global probs
             `(batch, heads, n, G)`, else `None`s.
         """
-        w = self.one_sided
+        size, reach = block_layout(self.one_sided)
         scale = 1.0 / math.sqrt(self.head_dim)
         compute_dtype = hidden_states.dtype
         n = tf.shape(hidden_states)[1]
@@ -139,22 +139,22 @@ class LongformerSelfAttention(keras.layers.Layer):
         projected = map_row_chunks(project, [hidden_states], [hidden_states] * 3, rows)
         query, key, value = (self._heads(x) for x in projected)  # (b, h, n, d)
 
-        # --- the local rows batch the heads with the examples: (b, h, n, d) -> (b*h, n, d), blocks of w
-        # (padded to a multiple of this layer's `w`; a no-op when the windows divide each other)
+        # --- the local rows batch the heads with the examples: (b, h, n, d) -> (b*h, n, d), blocks of `size`
+        # (padded to a multiple of this layer's block; a no-op when the windows divide each other)
         batch = tf.shape(hidden_states)[0]
-        pad = (w - n % w) % w
+        pad = (size - n % size) % size
 
         def blocks(x):
             flat = tf.reshape(x, tf.stack([-1, n, self.head_dim]))
-            return to_blocks(tf.pad(flat, [[0, 0], [0, pad], [0, 0]]), w, axis=1)
+            return to_blocks(tf.pad(flat, [[0, 0], [0, pad], [0, 0]]), size, axis=1)
 
-        query_b = blocks(query)  # (bh, c, w, d)
+        query_b = blocks(query)  # (bh, c, size, d)
         per_head = functools.partial(repeat_for_heads, heads=self.num_attention_heads)
         padded_query = per_head(to_blocks(tf.pad(is_index_masked, [[0, 0], [0, pad]], constant_values=True),
-                                          w, axis=1))  # (bh, c, w)
+                                          size, axis=1))  # (bh, c, size)
         # keys outside the window: global or padded (transformers: attention_mask != 0), or past the end
         key_kept = tf.logical_not(tf.logical_or(is_index_masked, is_global))
-        key_kept_b = to_blocks(tf.pad(key_kept, [[0, 0], [0, pad]]), w, axis=1)  # (b, c, w)
+        key_kept_b = to_blocks(tf.pad(key_kept, [[0, 0], [0, pad]]), size, axis=1)  # (b, c, size)
         key_global_cols = tf.gather(key, slots.positions, axis=2, batch_dims=1)  # (b, h, G, d)
         value_global_cols = tf.gather(value, slots.positions, axis=2, batch_dims=1)
         key_global_cols, value_global_cols = (tf.reshape(x, tf.stack([-1, tf.shape(x)[2], self.head_dim]))
@@ -164,8 +164,8 @@ class LongformerSelfAttention(keras.layers.Layer):
         chunked = bool(self.attention_query_chunk) and traced_inference(training) and not output_attentions
         local_out, band, glob, inv_sum = local_rows(
             query_b, blocks(key), blocks(value), key_kept_b, padded_query, key_global_cols, value_global_cols,
-            per_head(slots.valid), self.num_attention_heads,
-            chunk_blocks=max(1, self.attention_query_chunk // w) if chunked else 0,
+            per_head(slots.valid), self.num_attention_heads, reach,
+            chunk_blocks=max(1, self.attention_query_chunk // size) if chunked else 0,
             dropout=None if chunked else (lambda x: self.dropout(x, training=training)),
         )
         local_out = tf.reshape(local_out, tf.stack([batch, self.num_attention_heads, -1, self.head_dim]))
@@ -252,10 +252,10 @@ class LongformerSelfAttention(keras.layers.Layer):
         return out, global_probs
 
     def _local_probs_for_output(self, probs_global, probs_band, is_global, n):
-        """`(b, h, n, G + 2w + 1)` in transformers' layout from the `(b*h, c, w, ..)` blocks; rows of global
+        """`(b, h, n, G + 2w + 1)` in transformers' layout from the `(b*h, c, size, ..)` blocks; rows of global
         tokens are zero, as there."""
-        w = self.one_sided
-        local = tf.concat([probs_global, skew_to_band(probs_band, w)], axis=-1)  # (bh, c, w, G+2w+1)
+        local = tf.concat([probs_global, skew_to_band(probs_band, *block_layout(self.one_sided))],
+                          axis=-1)  # (bh, c, size, G + 2w + 1)
         shape = tf.shape(local)
         local = tf.reshape(local, tf.stack([-1, self.num_attention_heads, shape[1] * shape[2], shape[3]]))[:, :, :n]
         return tf.where(is_global[:, None, :, None], tf.zeros((), local.dtype), local)

@@ -1,8 +1,9 @@
 """The local rows of Longformer attention: every query against its window and the global tokens' keys.
 
-Queries come in blocks of `w` (`sliding_window.py` explains the layout): `(bh, c, w, d)`, heads batched
-with the examples. `local_rows` runs either all `c` blocks at once or, to bound the band-sized buffers
-(scores `(bh, blocks, w, 3w)`, 144 MiB a layer at 4096 tokens with the base shape), a loop over chunks of
+Queries come in blocks of `s` (`sliding_window.py` explains the layout): `(bh, c, s, d)`, heads batched
+with the examples; each block sees `reach` blocks on either side, `L = (2 * reach + 1) * s` keys.
+`local_rows` runs either all `c` blocks at once or, to bound the band-sized buffers (scores
+`(bh, blocks, s, L)`, 120 MiB a layer at 4096 tokens with the base shape), a loop over chunks of
 `chunk_blocks` query blocks, each with its own key/value windows. Both run the same arithmetic
 (`attend_blocks`) on each block, so the results are identical.
 
@@ -35,17 +36,17 @@ def attend_blocks(query_b, key_win, value_win, keep, padded_query, key_global_co
     """Softmax attention of query blocks over their windows and the global columns.
 
     Args:
-        query_b: `(bh, c, w, d)` scaled queries.
-        key_win, value_win: `(bh, c, 3w, d)` each block's window of keys / values.
-        keep: `(bh, c, w, 3w)` bool, the entries inside the band and not global / padded.
-        padded_query: `(bh, c, w)` bool, queries whose probabilities are zero.
+        query_b: `(bh, c, s, d)` scaled queries.
+        key_win, value_win: `(bh, c, L, d)` each block's window of keys / values.
+        keep: `(bh, c, s, L)` bool, the entries inside the band and not global / padded.
+        padded_query: `(bh, c, s)` bool, queries whose probabilities are zero.
         key_global_cols, value_global_cols: `(bh, G, d)` keys / values of the global tokens.
         global_valid: `(bh, G)` bool, slots that hold a global token.
         dropout: applied to the unnormalised probabilities (training only), or None.
 
     Returns:
-        `(out, band, glob, inv_sum)`: `out` `(bh, c, w, d)` normalised; `band` `(bh, c, w, 3w)` and `glob`
-        `(bh, c, w, G)` the unnormalised probabilities and `inv_sum` `(bh, c, w, 1)` float32 the factor that
+        `(out, band, glob, inv_sum)`: `out` `(bh, c, s, d)` normalised; `band` `(bh, c, s, L)` and `glob`
+        `(bh, c, s, G)` the unnormalised probabilities and `inv_sum` `(bh, c, s, 1)` float32 the factor that
         normalises them (0 for padded queries).
     """
     compute_dtype = query_b.dtype
@@ -54,7 +55,7 @@ def attend_blocks(query_b, key_win, value_win, keep, padded_query, key_global_co
 
     # one softmax over [global columns, band] without materialising their concatenation or the normalised
     # probabilities: rows are divided by their sums after the value matmul, on `head_dim` columns
-    # instead of `G + 3w`, so the exp can be the matmul's input directly.
+    # instead of `G + L`, so the exp can be the matmul's input directly.
     band = tf.where(keep, band, NEG)
     glob = tf.where(global_valid[:, None, None, :], glob, NEG)
     row_max = tf.maximum(tf.reduce_max(band, axis=-1), tf.reduce_max(glob, axis=-1))[..., None]
@@ -70,37 +71,37 @@ def attend_blocks(query_b, key_win, value_win, keep, padded_query, key_global_co
     return out * tf.cast(inv_sum, compute_dtype), band, glob, inv_sum
 
 
-def _windows_at(padded: tf.Tensor, start, count: int) -> tf.Tensor:
-    """Windows of blocks `start .. start + count` from blocks padded with one block on each side:
-    `(bh, c + 2, w, ...)` → `(bh, count, 3w, ...)`."""
-    out = tf.concat([slice_chunk(padded, start + shift, count) for shift in range(3)], axis=2)
+def _windows_at(padded: tf.Tensor, start, count: int, reach: int) -> tf.Tensor:
+    """Windows of blocks `start .. start + count` from blocks padded with `reach` blocks on each side:
+    `(bh, c + 2 * reach, s, ...)` → `(bh, count, (2 * reach + 1) * s, ...)`."""
+    out = tf.concat([slice_chunk(padded, start + shift, count) for shift in range(2 * reach + 1)], axis=2)
     static = padded.shape.as_list()
-    out.set_shape([static[0], count, None if static[2] is None else 3 * static[2]] + static[3:])
+    out.set_shape([static[0], count, None if static[2] is None else (2 * reach + 1) * static[2]] + static[3:])
     return out
 
 
 def local_rows(query_b, key_b, value_b, key_kept_b, padded_query, key_global_cols, value_global_cols,
-               global_valid, heads: int, chunk_blocks: int = 0, dropout=None):
+               global_valid, heads: int, reach: int, chunk_blocks: int = 0, dropout=None):
     """Local attention output of every query block, at once or in chunks.
 
     Args:
-        query_b, key_b, value_b: `(bh, c, w, d)` blocks (queries scaled).
-        key_kept_b: `(b, c, w)` bool, keys that local rows may attend to (not global, not padded).
+        query_b, key_b, value_b: `(bh, c, s, d)` blocks (queries scaled).
+        key_kept_b: `(b, c, s)` bool, keys that local rows may attend to (not global, not padded).
         padded_query, key_global_cols, value_global_cols, global_valid: as in `attend_blocks`.
         heads: heads per example (`bh = b * heads`).
+        reach: key blocks on each side of a query block (`sliding_window.block_layout`).
         chunk_blocks: query blocks per chunk; 0 runs all blocks at once.
         dropout: as in `attend_blocks`; only with `chunk_blocks=0`.
 
     Returns:
         `attend_blocks`'s `(out, band, glob, inv_sum)` when run at once; `(out, None, None, None)` in chunks.
     """
-    w = query_b.shape[2]
-    mask = band_mask(w)[None, None]
+    mask = band_mask(query_b.shape[2], reach)[None, None]
     shared = (key_global_cols, value_global_cols, global_valid)
 
     def at_once():
-        keep = tf.logical_and(mask, sliding_windows(key_kept_b, axis=1, pad_value=False)[:, :, None, :])
-        return attend_blocks(query_b, sliding_windows(key_b, axis=1), sliding_windows(value_b, axis=1),
+        keep = tf.logical_and(mask, sliding_windows(key_kept_b, 1, reach, pad_value=False)[:, :, None, :])
+        return attend_blocks(query_b, sliding_windows(key_b, 1, reach), sliding_windows(value_b, 1, reach),
                              repeat_for_heads(keep, heads), padded_query, *shared, dropout=dropout)
 
     if not chunk_blocks:
@@ -108,13 +109,16 @@ def local_rows(query_b, key_b, value_b, key_kept_b, padded_query, key_global_col
     if dropout is not None:
         raise ValueError("attention dropout needs the whole band: run local_rows with chunk_blocks=0")
 
-    key_pad, value_pad = (tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]]) for x in (key_b, value_b))
-    kept_pad = tf.pad(key_kept_b, [[0, 0], [1, 1], [0, 0]])
+    key_pad, value_pad = (tf.pad(x, [[0, 0], [reach, reach], [0, 0], [0, 0]]) for x in (key_b, value_b))
+    kept_pad = tf.pad(key_kept_b, [[0, 0], [reach, reach], [0, 0]])
 
     def chunk_at(start):
-        keep = tf.logical_and(mask, _windows_at(kept_pad, start, chunk_blocks)[:, :, None, :])
-        return attend_blocks(slice_chunk(query_b, start, chunk_blocks), _windows_at(key_pad, start, chunk_blocks),
-                             _windows_at(value_pad, start, chunk_blocks), repeat_for_heads(keep, heads),
+        def windows(padded):
+            return _windows_at(padded, start, chunk_blocks, reach)
+
+        keep = tf.logical_and(mask, windows(kept_pad)[:, :, None, :])
+        return attend_blocks(slice_chunk(query_b, start, chunk_blocks), windows(key_pad), windows(value_pad),
+                             repeat_for_heads(keep, heads),
                              slice_chunk(padded_query, start, chunk_blocks), *shared)[:1]
 
     out = map_chunks(chunk_at, lambda: at_once()[:1], [query_b], chunk_blocks)[0]

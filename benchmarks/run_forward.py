@@ -7,7 +7,9 @@
 Each configuration runs in a fresh process (`forward_worker.py`): median of 3 timed forwards after one
 warm-up, peak RSS, RSS after loading and after the warm-up. The target length (4096) runs in 3 rounds and
 the global-token sweep in 2, round-robin over the implementations, so that a drift in the speed of shared
-cores during the run does not favour whoever ran at a quiet moment; the rows pool all rounds. Also runs
+cores during the run does not favour whoever ran at a quiet moment; the rows pool all rounds. The plain
+matmul that the useful FLOP/s are compared with runs in the target length's rounds too (one reading at
+the start of a run once measured 107 GFLOP/s where the rounds measured 160-170). Also runs
 the training-step benchmark (`train_memory.py`). Writes `benchmarks/results/forward.{json,md,png}`.
 transformers 4.x TF runs when a virtual environment with it exists (`--tf457-python`, default
 `/work/venvs/tf457/bin/python`; see benchmarks/README.md to create one).
@@ -238,11 +240,17 @@ def main() -> int:
             return args.tf457_python if os.path.exists(args.tf457_python) else None
         return sys.executable
 
-    matmul = run_worker(sys.executable, "matmul", 4096)
     results = []
     for seq in lengths:
-        rounds = args.target_rounds if seq == TARGET_LENGTH else 1
-        results += measure([(impl, seq, 1, None, 3) for impl in args.impls], rounds, python_for)
+        configs = [(impl, seq, 1, None, 3) for impl in args.impls]
+        if seq == TARGET_LENGTH:  # the FLOP/s reference runs in the target's rounds: the same machine state
+            results += measure(configs + [("matmul", seq, 1, None, 10)], args.target_rounds, python_for)
+        else:
+            results += measure(configs, 1, python_for)
+    matmul = next((r for r in results if r["impl"] == "matmul"), None)
+    results = [r for r in results if r["impl"] != "matmul"]
+    if matmul is None:
+        matmul = run_worker(sys.executable, "matmul", TARGET_LENGTH, repeats=10)
     sweep = []
     if not (args.quick or args.no_sweep):
         sweep = measure([("ours-xla", TARGET_LENGTH, count, count, 5) for count in GLOBAL_SWEEP],

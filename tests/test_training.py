@@ -239,8 +239,12 @@ def test_fit_without_labels_or_loss_says_how_to_fix():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cls_name, style", [(cls, style) for cls in HEADS for style in ("hf", "keras")]
-                         + [("TFLongformerModel", "keras")])  # the bare encoder has no loss of its own
+# every head with its own loss (labels in the inputs); Keras losses on the heads whose `y` is not one tensor
+# of class ids per example (token labels, QA's two outputs) and on the bare encoder, which has no loss of its
+# own; both styles on the same head give the same curve (test_fit_both_styles_...)
+@pytest.mark.parametrize("cls_name, style", [(cls, "hf") for cls in HEADS] + [
+    ("TFLongformerForTokenClassification", "keras"), ("TFLongformerForQuestionAnswering", "keras"),
+    ("TFLongformerModel", "keras")])
 def test_fit_every_head(cls_name, style):
     model = _fit_model(cls_name)
     inputs, labels = _fit_data(cls_name)

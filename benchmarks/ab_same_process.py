@@ -21,7 +21,7 @@ import json
 import statistics
 import time
 
-from forward_worker import config_for, inputs
+from forward_worker import ours_forward
 
 
 def main() -> None:
@@ -30,22 +30,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--variant", action="append", required=True, help="JSON, see above; two or more")
     args = parser.parse_args()
-    import tensorflow as tf
-
-    from tf_longformer import LongformerConfig, TFLongformerModel
-
     runs = []
     for text in args.variant:
         overrides = json.loads(text)
-        globals_ = overrides.pop("globals", 1)
-        overrides.setdefault("max_global_tokens", globals_)
-        model = TFLongformerModel(LongformerConfig(**{**config_for(args.seq), **overrides}))
-        tensors = tuple(tf.constant(x) for x in inputs(args.seq, globals_))
-
-        @tf.function(jit_compile=True)
-        def forward(ids, mask, glob, model=model):
-            return model(input_ids=ids, attention_mask=mask, global_attention_mask=glob).last_hidden_state
-
+        forward, tensors = ours_forward(args.seq, overrides.pop("globals", 1), "xla", **overrides)
         forward(*tensors).numpy()  # compile
         runs.append((text, forward, tensors, []))
     for r in range(args.rounds):

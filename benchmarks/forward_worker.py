@@ -43,27 +43,35 @@ def config_for(seq: int) -> dict:
     return dict(BASE, max_position_embeddings=max(4098, seq + 2))
 
 
-def build_ours(args):
+def ours_forward(seq: int, globals_: int, mode: str = "xla", **overrides):
+    """Ours at the base shape: `(forward, tensors)` with `forward(*tensors)` the last hidden state, run
+    eagerly, in `tf.function` (`graph`) or under XLA. `overrides`: `LongformerConfig` fields; the XLA
+    program's bound on global tokens (`max_global_tokens`) defaults to the count itself."""
     import tensorflow as tf
 
     from tf_longformer import LongformerConfig, TFLongformerModel
 
-    # the XLA program's static bound on global tokens: the count itself unless --bound says otherwise
-    bound = args.globals if args.bound is None else args.bound
-    chunk = {} if args.query_chunk is None else {"attention_query_chunk": args.query_chunk}
-    if args.dense_chunk is not None:
-        chunk["dense_row_chunk"] = args.dense_chunk
-    config = LongformerConfig(**config_for(args.seq), max_global_tokens=bound, **chunk)
-    model = TFLongformerModel(config)
-    ids, mask, glob = (tf.constant(x) for x in inputs(args.seq, args.globals))
+    overrides.setdefault("max_global_tokens", globals_)
+    model = TFLongformerModel(LongformerConfig(**{**config_for(seq), **overrides}))
+    tensors = tuple(tf.constant(x) for x in inputs(seq, globals_))
 
     def forward(i, m, g):
         return model(input_ids=i, attention_mask=m, global_attention_mask=g).last_hidden_state
 
-    mode = args.impl.split("-")[1]  # eager / graph / xla
     if mode != "eager":
         forward = tf.function(forward, jit_compile=(mode == "xla"))
-    return lambda: forward(ids, mask, glob).numpy()
+    return forward, tensors
+
+
+def build_ours(args):
+    overrides = {} if args.bound is None else {"max_global_tokens": args.bound}
+    if args.query_chunk is not None:
+        overrides["attention_query_chunk"] = args.query_chunk
+    if args.dense_chunk is not None:
+        overrides["dense_row_chunk"] = args.dense_chunk
+    mode = args.impl.split("-")[1]  # eager / graph / xla
+    forward, tensors = ours_forward(args.seq, args.globals, mode, **overrides)
+    return lambda: forward(*tensors).numpy()
 
 
 def build_torch(args):

@@ -33,13 +33,13 @@ def main() -> None:
     args = parser.parse_args()
     gpus = tf.config.list_physical_devices("GPU")
     print(json.dumps({"gpus": [g.name for g in gpus], "tf": tf.__version__, "keras": keras.__version__}))
+    shape = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                 intermediate_size=3072, attention_window=512)
+    if args.small:
+        shape = dict(vocab_size=50265, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=64, attention_window=16)
     for seq, chunks in ((s, c) for s in args.lengths for c in args.chunks):
         keras.mixed_precision.set_global_policy(args.dtype)  # again after each `clear_session` below
-        shape = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                     intermediate_size=3072, attention_window=512)
-        if args.small:
-            shape = dict(vocab_size=50265, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                         intermediate_size=64, attention_window=16)
         off = {"attention_query_chunk": 0, "dense_row_chunk": 0} if chunks == "off" else {}
         config = LongformerConfig(**shape, max_position_embeddings=seq + 2, hidden_dropout_prob=0.0,
                                   attention_probs_dropout_prob=0.0, max_global_tokens=1, type_vocab_size=1, **off)

@@ -23,41 +23,21 @@ STAGES = ("model built", "traced", "first call (compile + run)", "second call", 
           "call after trim")
 
 
-def rss_split() -> dict[str, float]:
-    """Resident memory (GiB): total, anonymous and file-backed, from `/proc/self/smaps_rollup`."""
-    values = {}
-    with open("/proc/self/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if parts[0] in ("Rss:", "Anonymous:"):
-                values[parts[0][:-1]] = int(parts[1]) / 2**20
-    return {"rss": values["Rss"], "anon": values["Anonymous"], "file": values["Rss"] - values["Anonymous"]}
-
-
 def child(seq: int) -> None:
-    import tensorflow as tf
-    from forward_worker import config_for, inputs
-    from process_memory import release_free_heap
+    from forward_worker import ours_forward
+    from process_memory import release_free_heap, rss_split_gib
 
-    from tf_longformer import LongformerConfig, TFLongformerModel
-
-    model = TFLongformerModel(LongformerConfig(**config_for(seq), max_global_tokens=1))
-    tensors = tuple(tf.constant(x) for x in inputs(seq, 1))
-
-    @tf.function(jit_compile=True)
-    def forward(ids, mask, glob):
-        return model(input_ids=ids, attention_mask=mask, global_attention_mask=glob).last_hidden_state
-
-    stages = [rss_split()]
+    forward, tensors = ours_forward(seq, 1, "xla")
+    stages = [rss_split_gib()]
     forward.get_concrete_function(*tensors)
-    stages.append(rss_split())
+    stages.append(rss_split_gib())
     for _ in range(2):
         forward(*tensors).numpy()
-        stages.append(rss_split())
+        stages.append(rss_split_gib())
     release_free_heap()
-    stages.append(rss_split())
+    stages.append(rss_split_gib())
     forward(*tensors).numpy()
-    stages.append(rss_split())
+    stages.append(rss_split_gib())
     print(json.dumps({"seq": seq, "stages": dict(zip(STAGES, stages, strict=True))}))
 
 

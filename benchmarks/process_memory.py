@@ -14,6 +14,18 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def rss_split_gib() -> dict[str, float]:
+    """Resident memory (GiB): total, anonymous (heap, pools, buffers) and file-backed (mapped library code),
+    from `/proc/self/smaps_rollup`."""
+    values = {}
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if parts[0] in ("Rss:", "Anonymous:"):
+                values[parts[0][:-1]] = int(parts[1]) / 2**20
+    return {"rss": values["Rss"], "anon": values["Anonymous"], "file": values["Rss"] - values["Anonymous"]}
+
+
 def peak_rss_bytes() -> int:
     """Peak RSS since the process started or since the last `reset_peak_rss()` (VmHWM)."""
     with open("/proc/self/status") as f:

@@ -59,6 +59,7 @@ class LongformerSelfAttention(keras.layers.Layer):
         self.head_dim = hidden_size // num_attention_heads
         self.attention_window = attention_window
         self.one_sided = attention_window // 2
+        self.block_size, self.block_reach = block_layout(self.one_sided)  # queries per block, key blocks per side
         self.attention_probs_dropout_prob = attention_probs_dropout_prob
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.attention_query_chunk = attention_query_chunk
@@ -126,7 +127,7 @@ class LongformerSelfAttention(keras.layers.Layer):
             `output_attentions`, local probs `(batch, heads, n, G + window + 1)` and global probs
             `(batch, heads, n, G)`, else `None`s.
         """
-        size, reach = block_layout(self.one_sided)
+        size, reach = self.block_size, self.block_reach
         scale = 1.0 / math.sqrt(self.head_dim)
         compute_dtype = hidden_states.dtype
         n = tf.shape(hidden_states)[1]
@@ -254,7 +255,7 @@ class LongformerSelfAttention(keras.layers.Layer):
     def _local_probs_for_output(self, probs_global, probs_band, is_global, n):
         """`(b, h, n, G + 2w + 1)` in transformers' layout from the `(b*h, c, size, ..)` blocks; rows of global
         tokens are zero, as there."""
-        local = tf.concat([probs_global, skew_to_band(probs_band, *block_layout(self.one_sided))],
+        local = tf.concat([probs_global, skew_to_band(probs_band, self.block_size, self.block_reach)],
                           axis=-1)  # (bh, c, size, G + 2w + 1)
         shape = tf.shape(local)
         local = tf.reshape(local, tf.stack([-1, self.num_attention_heads, shape[1] * shape[2], shape[3]]))[:, :, :n]

@@ -233,8 +233,19 @@ class LongformerConfig:
         merged.update(overrides)
         return cls(**merged)
 
-    def to_json_string(self) -> str:
+    def to_json_string(self, use_diff: bool = True) -> str:
+        """The config as `config.json` text (every field; `use_diff` is accepted for transformers
+        compatibility, a full file loads the same)."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    def to_json_file(self, json_file_path: str | os.PathLike, use_diff: bool = True) -> None:
+        """Write the config to `json_file_path` (atomically)."""
+        atomic_write_text(json_file_path, self.to_json_string(use_diff))
+
+    @classmethod
+    def from_json_file(cls, json_file: str | os.PathLike) -> LongformerConfig:
+        """Read a config from a JSON file (e.g. a `config.json`)."""
+        return cls.from_pretrained(json_file)
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         """Write `config.json` (atomically) into `save_directory`."""

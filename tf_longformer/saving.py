@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from converters.safetensors_io import write_safetensors
+from converters.safetensors_shards import write_safetensors_checkpoint
 
 from .atomic import atomic_write_text
 
@@ -23,8 +23,10 @@ def hf_state_dict(model) -> dict[str, np.ndarray]:
     return out
 
 
-def save_pretrained(model, save_directory: str | os.PathLike) -> None:
+def save_pretrained(model, save_directory: str | os.PathLike, max_shard_size: int | str = "5GB") -> None:
     """Write `config.json` and `model.safetensors` into `save_directory`, each file atomically.
+
+    A model larger than `max_shard_size` is written as shards with `model.safetensors.index.json`.
 
     The weights are written before the config, so an interrupted save never pairs a new config with
     old weights of another shape.
@@ -32,8 +34,7 @@ def save_pretrained(model, save_directory: str | os.PathLike) -> None:
     os.makedirs(save_directory, exist_ok=True)
     config = model.config.to_dict()
     config["architectures"] = [type(model).__name__.removeprefix("TF")]
-    write_safetensors(hf_state_dict(model), os.path.join(save_directory, "model.safetensors"),
-                      metadata={"format": "pt"})
+    write_safetensors_checkpoint(hf_state_dict(model), save_directory, max_shard_size, metadata={"format": "pt"})
     import json
 
     atomic_write_text(os.path.join(save_directory, "config.json"), json.dumps(config, indent=2) + "\n")

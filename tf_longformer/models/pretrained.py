@@ -170,6 +170,12 @@ class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, keras.
         super().compile(optimizer=optimizer, loss=loss, metrics=per_output_metrics(self, metrics),
                         weighted_metrics=per_output_metrics(self, weighted_metrics), **kwargs)
 
+    def compile_from_config(self, config: dict) -> None:
+        """Compile as recorded in a `.keras` file (Keras skips this for a model whose `compile` is its own)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.optimizer is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras `fit`; `x` may be a `BatchEncoding`. A `fit` that raised leaves the model ready for the next."""
         try:

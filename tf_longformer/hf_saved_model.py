@@ -48,7 +48,7 @@ def save_versioned_saved_model(model, save_directory: str | os.PathLike, version
     base = os.path.join(os.fspath(save_directory), "saved_model")
     os.makedirs(base, exist_ok=True)
     root = tf.Module()
-    root.model_variables = [_tf_variable(v) for v in model.weights]
+    root.model_variables = [_tf_variable(v) for v in model.variables]  # dropout seeds included
     final = os.path.join(base, str(version))
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=base)
     try:

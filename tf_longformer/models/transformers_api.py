@@ -78,7 +78,7 @@ class TransformersModelMixin:
 
     def num_parameters(self, only_trainable: bool = False) -> int:
         """Number of parameters (the tied decoder counted once), or of trainable ones only."""
-        variables = self.trainable_variables if only_trainable else self.variables
+        variables = self.trainable_weights if only_trainable else self.weights  # not the dropout seeds
         return int(sum(np.prod(v.shape) for v in variables))
 
     # --- serving ----------------------------------------------------------------------------------

@@ -196,6 +196,9 @@ def test_hub_arguments_revision_subfolder_cache_dir(reference_factory, tmp_path)
         cls.from_pretrained("someone/tiny", cache_dir=cache, revision="v3")
     with pytest.raises(OSError, match="no subfolder 'nope'"):
         cls.from_pretrained("someone/tiny", cache_dir=cache, subfolder="nope")
+    config = tf_longformer.LongformerConfig.from_pretrained("someone/tiny", cache_dir=cache, revision="v2",
+                                                            subfolder="sub", local_files_only=True)
+    assert config == tf_longformer.LongformerConfig.from_pretrained(second)
     # config given as a folder, transformers-4 arguments accepted
     model = cls.from_pretrained(second, config=first, from_pt=True, use_safetensors=True)
     np.testing.assert_array_equal(output(model), expected_second)

@@ -253,23 +253,26 @@ class LongformerConfig:
         atomic_write_text(os.path.join(save_directory, "config.json"), self.to_json_string())
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike, **overrides: Any) -> LongformerConfig:
+    def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> LongformerConfig:
         """Read `config.json` from a folder, a file, or a Hugging Face hub id (cache first).
 
         Args:
             name_or_path: folder holding `config.json`, the file itself, or a hub id.
-            **overrides: fields that replace those in the file.
+            **kwargs: fields that replace those in the file, and the hub arguments of transformers
+                (`cache_dir`, `revision`, `subfolder`, `token`, `local_files_only`, `force_download`).
 
         Returns:
             LongformerConfig.
         """
-        from .hub import resolve_model_folder  # late import: hub access only when asked for
+        # late import: hub access only when asked for
+        from .hub import resolve_model_folder, split_hub_options
 
+        hub_options, overrides = split_hub_options(kwargs)
         path = os.fspath(name_or_path)
         if os.path.isfile(path):
             config_file = path
         else:
-            config_file = os.path.join(resolve_model_folder(path, need=("config.json",)), "config.json")
+            config_file = os.path.join(resolve_model_folder(path, need=("config.json",), **hub_options), "config.json")
         try:
             with open(config_file, encoding="utf-8") as f:
                 config_dict = json.load(f)

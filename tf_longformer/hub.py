@@ -24,30 +24,29 @@ _ACCEPTED_AND_IGNORED = ("from_pt", "from_tf", "use_safetensors", "mirror", "tru
                          "resume_download", "_commit_hash", "load_weight_prefix", "from_flax")
 
 
+_HUB_ARGUMENTS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies")
+
+
 def split_hub_options(kwargs: dict[str, Any], **named: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split `from_pretrained`'s `**kwargs` into hub options and config overrides.
 
     Args:
-        kwargs: the remaining keyword arguments (`proxies`, `use_auth_token` and the accepted-and-ignored
-            transformers-4 arguments are taken out; the rest are config fields).
-        **named: the hub arguments given by name (`cache_dir`, `revision`, `token`, `local_files_only`,
-            `force_download`, `subfolder`).
+        kwargs: the remaining keyword arguments: hub arguments (`cache_dir`, `revision`, `token`,
+            `local_files_only`, `force_download`, `subfolder`, `proxies`, the old `use_auth_token`) and the
+            accepted-and-ignored transformers-4 arguments are taken out; the rest are config fields.
+        **named: hub arguments a caller took by name.
 
     Returns:
         `(hub options for resolve_model_folder, config overrides)`.
     """
     overrides = dict(kwargs)
-    options = {k: v for k, v in named.items() if v not in (None, False, "")}
+    given = {**{k: overrides.pop(k) for k in _HUB_ARGUMENTS if k in overrides}, **named}
     legacy_token = overrides.pop("use_auth_token", None)
-    if options.get("token") is None and legacy_token is not None:
-        options["token"] = legacy_token
-    if overrides.get("proxies") is not None:
-        options["proxies"] = overrides["proxies"]
-    overrides.pop("proxies", None)
+    if given.get("token") is None and legacy_token is not None:
+        given["token"] = legacy_token
     for name in _ACCEPTED_AND_IGNORED:
         overrides.pop(name, None)
-    if options.get("revision") == "main":
-        del options["revision"]
+    options = {k: v for k, v in given.items() if v not in (None, False, "") and not (k == "revision" and v == "main")}
     return options, overrides
 
 

@@ -127,10 +127,10 @@ class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, keras.
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, head_mask=head_mask,
                       global_attention_mask=global_attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds)
-        return self.forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict,
+        return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict,
                             training)
 
-    def forward(self, inputs: dict[str, Any], targets: dict[str, Any], output_attentions=None,
+    def _forward(self, inputs: dict[str, Any], targets: dict[str, Any], output_attentions=None,
                 output_hidden_states=None, return_dict=None, training=False):
         """The body of every `call`: backbone, head, loss, output class."""
         given = {name for name, value in targets.items() if value is not None}

@@ -52,7 +52,7 @@ class TFLongformerForQuestionAnswering(TFLongformerPreTrainedModel):
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, head_mask=head_mask,
                       global_attention_mask=global_attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds)
-        return self.forward(inputs, {"start_positions": start_positions, "end_positions": end_positions},
+        return self._forward(inputs, {"start_positions": start_positions, "end_positions": end_positions},
                             output_attentions, output_hidden_states, return_dict, training)
 
     def head_weights(self) -> dict:

@@ -74,7 +74,7 @@ def main() -> int:
     out = tf_model({k: tf.constant(v) for k, v in batch.items()}, head_mask=tf.constant(mask_2d),
                    output_attentions=True, output_hidden_states=True, training=False)
     result = {**batch, "head_mask_2d": mask_2d, "head_mask_1d": mask_1d, "tf_logits": out.logits.numpy()}
-    for i, (h, a, g) in enumerate(zip(out.hidden_states[1:], out.attentions, out.global_attentions)):
+    for i, (h, a, g) in enumerate(zip(out.hidden_states[1:], out.attentions, out.global_attentions, strict=True)):
         result[f"tf_hidden_{i + 1}"] = h.numpy()
         result[f"tf_attention_{i}"] = a.numpy()
         result[f"tf_global_attention_{i}"] = g.numpy()

@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any
 
-from .atomic import atomic_write_text
+from converters.atomic import atomic_write_text
 
 # Every field of transformers' LongformerConfig (and of PreTrainedConfig that a Longformer uses), with
 # the Hugging Face default. The order is the order of `to_dict()`.

@@ -16,6 +16,8 @@ import sys
 import tempfile
 from typing import Any
 
+from .startup import start_tensorflow
+
 HELP = "convert a checkpoint (PyTorch, tf_model.h5, hub id) into tf-longformer's saved form"
 
 # --head value -> model class; transformers architecture -> --head value
@@ -103,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
     folder, files = _source(args.src)
     _check_destination(folder, args.dst, args.overwrite)
+    start_tensorflow(getattr(args, "debug", False))
     config_dict = read_config_json(folder)
     total = sum(os.path.getsize(f) for f in files)
     show = args.progress if args.progress is not None else (sys.stderr.isatty() or total >= LARGE_CHECKPOINT_BYTES)
@@ -201,6 +204,7 @@ def _convert_keras(args: argparse.Namespace) -> int:
     from ..models.pretrained import TFLongformerPreTrainedModel
 
     _check_destination(os.path.dirname(args.src) or ".", args.dst, args.overwrite)
+    start_tensorflow(getattr(args, "debug", False))
     import keras
 
     model = keras.saving.load_model(args.src)

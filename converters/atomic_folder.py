@@ -93,6 +93,8 @@ def replace_in_folder(folder: str | os.PathLike, files: Mapping[str, Writer],
         Whatever a writer raises: the folder is then as it was, and the temporaries are gone.
     """
     folder = os.path.realpath(os.fspath(folder))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise NotADirectoryError(f"{folder} is a file; give a folder to save into.")
     parent, name = os.path.split(folder)
     os.makedirs(parent, exist_ok=True)
     remove_stale_temporaries(parent, name)
@@ -197,7 +199,10 @@ def _can_swap(folder: str) -> bool:
         return False
     if not os.path.isdir(folder):
         return True
-    cwd = os.path.realpath(os.getcwd())
+    try:
+        cwd = os.path.realpath(os.getcwd())
+    except FileNotFoundError:  # the working directory was deleted
+        cwd = ""
     inside = cwd == folder or cwd.startswith(folder.rstrip(os.sep) + os.sep)
     return _renameat2() is not None and not inside and not os.path.ismount(folder)
 

@@ -3,23 +3,23 @@
 Shards are `model-00001-of-0000N.safetensors`, filled in name order up to `max_shard_size` bytes each (a
 tensor larger than that gets a shard of its own), with `model.safetensors.index.json`:
 `{"metadata": {"total_size": bytes}, "weight_map": {tensor name: shard file}}`. transformers and
-`read_checkpoint` load either layout.
+`read_checkpoint` load either layout. The files are written by `atomic_folder.replace_in_folder`, which
+also removes the weight files of an earlier save in the other layout.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 
 import numpy as np
 
-from .safetensors_io import write_safetensors
+from .atomic_folder import Writer, text_file
+from .safetensors_io import save_safetensors
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
-_SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
@@ -58,43 +58,34 @@ def plan_shards(tensors: Mapping[str, np.ndarray], max_bytes: int) -> list[list[
     return shards
 
 
-def write_safetensors_checkpoint(tensors: Mapping[str, np.ndarray], folder: str | os.PathLike,
-                                 max_shard_size: int | str = "5GB",
-                                 metadata: Mapping[str, str] | None = None) -> list[str]:
-    """Write `tensors` into `folder` as `model.safetensors`, or as shards + index when larger than
-    `max_shard_size`; weight files of an earlier save in the other layout are removed.
-
-    Each file is written atomically; the index last, so it never names a shard not yet written.
+def safetensors_checkpoint_files(tensors: Mapping[str, np.ndarray], max_shard_size: int | str = "5GB",
+                                 metadata: Mapping[str, str] | None = None) -> dict[str, Writer]:
+    """The weight files of `tensors`, name -> writer (for `atomic_folder.replace_in_folder`): one
+    `model.safetensors`, or shards and `model.safetensors.index.json` when larger than `max_shard_size`.
 
     Args:
         tensors: name → array.
-        folder: target folder (exists).
         max_shard_size: bytes, or a string like `"5GB"`.
         metadata: safetensors header metadata of every file (e.g. `{"format": "pt"}`).
 
     Returns:
-        The file names written.
+        File name → writer of that file at a given path.
+
+    Raises:
+        ValueError: a `max_shard_size` that is not a positive size.
     """
-    folder = os.fspath(folder)
     shards = plan_shards(tensors, parse_size(max_shard_size))
     if len(shards) == 1:
         names = [SINGLE_FILE]
     else:
         names = [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
-    for file_name, shard in zip(names, shards, strict=True):
-        write_safetensors({k: tensors[k] for k in shard}, os.path.join(folder, file_name), metadata=metadata)
-    stale = [n for n in os.listdir(folder) if (n == SINGLE_FILE or _SHARD.match(n)) and n not in names]
+
+    def shard_writer(shard: list[str]) -> Writer:
+        return lambda path: save_safetensors({k: tensors[k] for k in shard}, path, metadata=metadata)
+
+    files = {name: shard_writer(shard) for name, shard in zip(names, shards, strict=True)}
     if len(shards) > 1:
         index = {"metadata": {"total_size": int(sum(np.asarray(t).nbytes for t in tensors.values()))},
-                 "weight_map": {k: file_name for file_name, shard in zip(names, shards, strict=True) for k in shard}}
-        tmp = os.path.join(folder, f".{INDEX_FILE}.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(index, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, os.path.join(folder, INDEX_FILE))
-        names.append(INDEX_FILE)
-    elif os.path.exists(os.path.join(folder, INDEX_FILE)):
-        stale.append(INDEX_FILE)
-    for name in stale:
-        os.remove(os.path.join(folder, name))
-    return names
+                 "weight_map": {k: name for name, shard in zip(names, shards, strict=True) for k in shard}}
+        files[INDEX_FILE] = text_file(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    return files

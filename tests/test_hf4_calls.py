@@ -74,9 +74,15 @@ def test_every_input_form_gives_the_keyword_result(models, name):
     hidden_states, attentions = flagged[-3], flagged[-2]  # (..., hidden_states, attentions, global_attentions)
     assert len(hidden_states) == len(attentions) + 1 == REAL_SHAPE["num_hidden_layers"] + 1
 
-    # the HF course's `model.predict(tokenizer(..., return_tensors="np"))`
+
+
+# two layouts of the inputs: (batch, seq) and multiple choice's (batch, choices, seq)
+@pytest.mark.parametrize("name", ["TFLongformerForMaskedLM", "TFLongformerForMultipleChoice"])
+def test_predict_takes_a_batch_encoding(models, name):
+    """The HF course's `model.predict(tokenizer(texts, return_tensors="np"))`."""
+    model, batch = models[name], batch_for(name)
     predicted = model.predict(tf_longformer.BatchEncoding(dict(batch), tensor_type="np"), verbose=0)
-    np.testing.assert_allclose(predicted[MAIN_OUTPUT.get(name, "logits")], expected, atol=1e-5)
+    np.testing.assert_allclose(predicted["logits"], _main(name, model(**batch)), atol=1e-5)
 
 
 def test_input_forms_that_cannot_be_read_say_why(models):
@@ -181,13 +187,13 @@ def _inputs(name):
 
 
 @pytest.mark.parametrize("name", HEADS)
-def test_functional_model_predicts_like_the_model(models, name):
+def test_functional_model_gives_the_models_output(models, name):
     functional, x = _functional(name, models[name]), _inputs(name)
-    np.testing.assert_allclose(functional.predict(x, verbose=0), _main(name, models[name](**x)), atol=1e-5)
+    np.testing.assert_allclose(functional(x).numpy(), _main(name, models[name](**x)), atol=1e-6)
 
 
 @pytest.mark.slow
-# taking the output by index and by key (every way and head: test_functional_model_predicts_like_the_model)
+# taking the output by index and by key (every way and head: test_functional_model_gives_the_models_output)
 @pytest.mark.parametrize("name", ["TFLongformerForQuestionAnswering", "TFLongformerForSequenceClassification"])
 def test_functional_model_trains_and_round_trips(models, name, tmp_path):
     inner = getattr(tf_longformer, name).from_config(models[name].config)
@@ -201,6 +207,7 @@ def test_functional_model_trains_and_round_trips(models, name, tmp_path):
     assert np.isfinite(history["loss"][0])
     assert any(not np.allclose(a, w.numpy()) for a, w in zip(before, inner.trainable_weights, strict=True))
 
+    np.testing.assert_allclose(functional.predict(x, verbose=0), functional(x).numpy(), atol=1e-5)
     path = str(tmp_path / "functional.keras")
     functional.save(path)
     reloaded = keras.saving.load_model(path)

@@ -194,7 +194,8 @@ def export_onnx(model, output_path: str | os.PathLike, *, task: str | None = Non
     import tensorflow as tf
     import tf2onnx
 
-    from ..atomic import atomic_path
+    from converters.atomic import atomic_path
+
     from ..layers.layer_loop import layers_unrolled
     from ..tasks import get_task, task_of_model
     from .saved_model import _umask, load_for_export

@@ -32,8 +32,8 @@ onnxruntime then fails ("Input shape:{0,128}" in `query_global`). Our `Reshape` 
 `allowzero=1` (opset 14 and later) and the reshape optimizer stays off.
 
 The request checks of the SavedModel are TensorFlow `Assert` ops, which tf2onnx drops: in ONNX an
-example with out-of-range ids or too many global tokens yields NaN rows (the model poisons them), but
-shape and mask-value checks are gone, so validate requests before calling the ONNX model.
+example with out-of-range ids or mask values yields NaN rows (the model poisons them), but shape checks
+are gone, so validate requests before calling the ONNX model.
 """
 
 from __future__ import annotations

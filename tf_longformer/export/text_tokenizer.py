@@ -1,0 +1,252 @@
+"""RoBERTa's byte-level BPE as TensorFlow ops: the `LongformerTokenizerFast` encoding inside a SavedModel.
+
+Only core TensorFlow ops (RE2 `RegexReplace`, `StringSplit`, `UnicodeDecodeWithOffsets`, hash tables, a
+while loop): TF Serving, `saved_model_cli` and any TensorFlow runtime serve it without custom op libraries.
+
+The steps are those of the `tokenizers` library, each reproduced exactly:
+
+1. added tokens (`<s>`, `</s>`, `<mask>` that swallows the whitespace before it, ...) are cut out of the
+   text, longest first;
+2. the rest is split with GPT-2's pre-tokenizer regex. RE2 has no look-ahead, so its `\\s+(?!\\S)` part
+   is done in two passes: first every whitespace run followed by a non-space is cut before its last
+   character (which then starts the next piece, as the look-ahead makes it do), then the regex without the
+   look-ahead splits each part;
+3. the bytes of each distinct piece are merged by BPE: all occurrences of the best-ranked pair of every
+   word at once, left to right, until no pair has a merge (equal to the library's queue for merges in
+   training order, which `graph_tokenizer_spec` checks);
+4. offsets are the characters (Python `str` indices) covering each token's bytes, trimmed of the spaces a
+   token starts or ends with (`trim_offsets`).
+
+Texts must be valid UTF-8; `encode` reports each row's validity instead of failing.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from .text_tokenizer_spec import WHITESPACE_CLASS, GraphTokenizerSpec
+
+_WS = f"[{WHITESPACE_CLASS}]"
+_NOT_WS = f"[^{WHITESPACE_CLASS}]"
+_CUT = b"\xff"  # never in valid UTF-8: marks where a string is split
+_SPACE_SYMBOL_OR_WS = f"[{WHITESPACE_CLASS}\\x{{120}}]"
+
+
+class Encoding(NamedTuple):
+    """Tokens of a batch of texts, without special tokens added around them (ragged `(batch, tokens)`).
+
+    Attributes:
+        ids: token ids (int64).
+        starts, ends: character offsets of each token in its text (int64).
+        words: index of the pre-tokenizer piece (`word`) a token comes from, per row (int64).
+        valid: `(batch,)` bool, False for rows that are not valid UTF-8 (their tokens are meaningless).
+    """
+
+    ids: tf.RaggedTensor
+    starts: tf.RaggedTensor
+    ends: tf.RaggedTensor
+    words: tf.RaggedTensor
+    valid: tf.Tensor
+
+
+class GraphTokenizer(tf.Module):
+    """`LongformerTokenizerFast(text, add_special_tokens=False)` as TensorFlow ops.
+
+    Args:
+        spec: the checked tables of the tokenizer (`graph_tokenizer_spec`).
+
+    Example:
+        >>> tok = GraphTokenizer(graph_tokenizer_spec(LongformerTokenizerFast.from_pretrained(folder)))  # doctest: +SKIP
+        >>> enc = tok.encode(tf.constant(["Hello <mask>."]))  # doctest: +SKIP
+        >>> enc.ids.to_list(), enc.starts.to_list(), enc.ends.to_list()  # doctest: +SKIP
+    """
+
+    def __init__(self, spec: GraphTokenizerSpec, name: str = "graph_tokenizer") -> None:
+        super().__init__(name=name)
+        self.spec = spec
+        self.vocab_size = spec.vocab_size
+        self._byte_ids = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant([bytes([b]) for b in range(256)]), tf.constant(spec.byte_ids)), -1)
+        keys = spec.merge_left * self.vocab_size + spec.merge_right
+        ranks = tf.range(len(keys), dtype=tf.int64)
+        # value = rank * vocab + merged id: one look-up gives both
+        self._merges = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant(keys, tf.int64), ranks * self.vocab_size + tf.constant(spec.merge_result)), -1)
+        added = spec.added_tokens
+        self._added_ids = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant([t.content for t in added] or [""]), tf.constant([t.id for t in added] or [-1], tf.int64)),
+            -1)
+        self._token_bytes = tf.constant(spec.token_bytes)
+        self._leading_spaces = tf.constant(spec.leading_spaces)
+        self._trailing_spaces = tf.constant(spec.trailing_spaces)
+        # GPT-2's pattern without its `\s+(?!\S)` alternative, with the library's classes spelled out
+        letter, number = f"[{spec.letters}]", f"[{spec.numbers}]"
+        other = f"[^{WHITESPACE_CLASS}{spec.letters}{spec.numbers}]"
+        self._piece_pattern = f"('s|'t|'re|'ve|'m|'ll|'d| ?{letter}+| ?{number}+| ?{other}+|{_WS}+)"
+        self._added_pattern = "(" + "|".join(
+            (f"{_WS}*" if t.lstrip else "") + _re2_literal(t.content) + (f"{_WS}*" if t.rstrip else "")
+            for t in added) + ")" if added else None
+
+    def encode(self, texts: tf.Tensor) -> Encoding:
+        """Tokenize a `(batch,)` string tensor.
+
+        Args:
+            texts: `(batch,)` tf.string, UTF-8.
+
+        Returns:
+            An `Encoding`.
+        """
+        texts = tf.convert_to_tensor(texts, tf.string)
+        nrows = tf.shape(texts, out_type=tf.int64)[0]
+        valid, char_starts = _utf8_char_starts(texts)
+        pieces, piece_row, piece_start, piece_added = self._pieces(texts)
+        n_pieces = tf.shape(pieces, out_type=tf.int64)[0]
+        bpe_ids, bpe_piece, bpe_start = self._bpe(tf.where(piece_added, "", pieces))
+
+        # every piece gives its BPE tokens, or one token when it is an added token
+        bpe_count = tf.math.bincount(bpe_piece, minlength=n_pieces, maxlength=n_pieces, dtype=tf.int64)
+        count = tf.where(piece_added, tf.ones_like(bpe_count), bpe_count)
+        piece = tf.repeat(tf.range(n_pieces), count)
+        added = tf.gather(piece_added, piece)
+        bpe_index = tf.gather(tf.cumsum(bpe_count, exclusive=True), piece) + tf.ragged.range(count).flat_values
+        bpe_index = tf.where(added, tf.zeros_like(bpe_index), bpe_index)  # any valid index; not used
+        content = tf.strings.regex_replace(pieces, f"^{_WS}+|{_WS}+$", "")
+        ids = tf.where(added, tf.gather(self._added_ids.lookup(content), piece), _gather(bpe_ids, bpe_index))
+        length = tf.where(added, tf.gather(tf.cast(tf.strings.length(pieces), tf.int64), piece),
+                          tf.gather(self._token_bytes, ids))
+        byte_start = tf.gather(piece_start, piece) + tf.where(added, tf.zeros_like(piece), _gather(bpe_start, bpe_index))
+        row = tf.gather(piece_row, piece)
+        starts, ends = _chars_of_bytes(texts, char_starts, row, byte_start, byte_start + length)
+        if self.spec.trim_offsets:
+            lead, trail = self._spaces(ids, added, pieces, piece)
+            starts, ends = _trim(starts, ends, lead, trail)
+        # word = index of the piece in its row (what `Encoding.word_ids` gives)
+        words = piece - tf.gather(_first_index(piece_row, nrows), row)
+        ids = tf.RaggedTensor.from_value_rowids(ids, row, nrows=nrows, validate=False)
+        return Encoding(ids, ids.with_flat_values(starts), ids.with_flat_values(ends), ids.with_flat_values(words),
+                        valid)
+
+    # --- steps ----------------------------------------------------------------------------------------
+
+    def _pieces(self, texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Cut texts into added tokens and pre-tokenizer pieces, in text order.
+
+        Returns:
+            (pieces, row of each piece, byte offset of each piece in its row, is an added token), flat.
+        """
+        if self._added_pattern is not None:
+            segments = tf.strings.split(tf.strings.regex_replace(texts, self._added_pattern, _CUT + rb"\1" + _CUT),
+                                        _CUT)
+            added = tf.equal(tf.ragged.range(segments.row_lengths()).flat_values % 2, 1)  # each match is cut twice
+        else:
+            segments = tf.RaggedTensor.from_tensor(texts[:, None])
+            added = tf.zeros_like(segments.flat_values, tf.bool)
+        row = segments.value_rowids()
+        text = segments.flat_values
+        # a whitespace run followed by a non-space: its last character starts the next piece (the look-ahead)
+        parts = tf.strings.split(tf.where(added, text, tf.strings.regex_replace(
+            text, f"({_WS})({_NOT_WS})", _CUT + rb"\1\2")), _CUT)
+        added, row, text = tf.gather(added, parts.value_rowids()), tf.gather(row, parts.value_rowids()), parts.flat_values
+        pieces = tf.strings.split(tf.where(added, text, tf.strings.regex_replace(text, self._piece_pattern, rb"\1" + _CUT)), _CUT)
+        added, row, text = tf.gather(added, pieces.value_rowids()), tf.gather(row, pieces.value_rowids()), pieces.flat_values
+        # the pieces of a row, concatenated, are the row: byte offsets are running sums of lengths
+        length = tf.cast(tf.strings.length(text), tf.int64)
+        row_base = tf.cumsum(tf.cast(tf.strings.length(texts), tf.int64), exclusive=True)
+        start = tf.cumsum(length, exclusive=True) - tf.gather(row_base, row)
+        keep = length > 0
+        return tuple(tf.boolean_mask(x, keep) for x in (text, row, start, added))
+
+    def _bpe(self, pieces: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """BPE of every piece (each distinct piece once): (token ids, piece of each token, byte offset in it)."""
+        unique, index = tf.unique(pieces)
+        symbols = tf.strings.bytes_split(unique)
+        ids = self._byte_ids.lookup(symbols.flat_values)
+        word = symbols.value_rowids()
+        vocab = tf.constant(self.vocab_size, tf.int64)
+
+        def merge_best_pairs(ids, word, _):
+            found = self._merges.lookup(ids[:-1] * vocab + ids[1:])
+            rank = tf.where(tf.equal(word[:-1], word[1:]) & (found >= 0), found // vocab, tf.int64.max)
+            best = tf.math.unsorted_segment_min(rank, word[:-1], tf.size(unique, out_type=tf.int64))
+            candidate = (rank < tf.int64.max) & tf.equal(rank, tf.gather(best, word[:-1]))
+            # overlapping occurrences (runs of one symbol): every other one from the left, as the library's queue
+            chosen = candidate & tf.equal(_index_in_run(candidate) % 2, 0)
+            ids = tf.concat([tf.where(chosen, found % vocab, ids[:-1]), ids[-1:]], 0)
+            keep = tf.concat([[True], tf.logical_not(chosen)], 0)
+            return tf.boolean_mask(ids, keep), tf.boolean_mask(word, keep), tf.reduce_any(chosen)
+
+        ids, word, _ = tf.while_loop(
+            lambda ids, word, merged: merged, merge_best_pairs, (ids, word, tf.size(ids) > 1),
+            shape_invariants=(tf.TensorShape([None]), tf.TensorShape([None]), tf.TensorShape([])))
+        tokens = tf.RaggedTensor.from_value_rowids(ids, word, nrows=tf.size(unique, out_type=tf.int64), validate=False)
+        starts = tf.cumsum(tokens.with_flat_values(tf.gather(self._token_bytes, ids)), axis=1, exclusive=True)
+        tokens, starts = tf.gather(tokens, index), tf.gather(starts, index)
+        return tokens.flat_values, tokens.value_rowids(), starts.flat_values
+
+    def _spaces(self, ids, added, pieces, piece):
+        """Spaces each token starts and ends with, as `trim_offsets` counts them (`Ġ` or whitespace)."""
+        def count(pattern):
+            chars = tf.strings.length(pieces, unit="UTF8_CHAR")
+            rest = tf.strings.length(tf.strings.regex_replace(pieces, pattern, ""), unit="UTF8_CHAR")
+            return tf.gather(tf.cast(chars - rest, tf.int64), piece)
+
+        lead = tf.where(added, count(f"^{_SPACE_SYMBOL_OR_WS}+"), tf.gather(self._leading_spaces, ids))
+        trail = tf.where(added, count(f"{_SPACE_SYMBOL_OR_WS}+$"), tf.gather(self._trailing_spaces, ids))
+        return lead, trail
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+def _re2_literal(text: str) -> str:
+    """`text` as an RE2 literal (ASCII punctuation escaped, everything else as is)."""
+    return "".join("\\" + c if c.isascii() and not c.isalnum() else c for c in text)
+
+
+def _gather(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+    """`values[index]`, tolerating an empty `values` (then every index is a placeholder, masked by the caller)."""
+    padded = tf.concat([values, tf.zeros([1], values.dtype)], 0)
+    return tf.gather(padded, tf.minimum(index, tf.size(values, out_type=index.dtype)))
+
+
+def _utf8_char_starts(texts: tf.Tensor) -> tuple[tf.Tensor, tf.RaggedTensor]:
+    """(each row is valid UTF-8, byte offset of each character of each row)."""
+    codepoints, offsets = tf.strings.unicode_decode_with_offsets(texts, "UTF-8", errors="replace",
+                                                                 replacement_char=0xFFFD)
+    return tf.equal(tf.strings.unicode_encode(codepoints, "UTF-8"), texts), offsets
+
+
+def _chars_of_bytes(texts, char_starts: tf.RaggedTensor, row, byte_start, byte_end):
+    """Character offsets of byte ranges: from the character holding the first byte to the one holding the last."""
+    # all rows as one sorted array: row r's byte b sits at b + (bytes of the rows before r)
+    row_base = tf.cumsum(tf.cast(tf.strings.length(texts), tf.int64), exclusive=True)
+    flat = char_starts.flat_values + tf.gather(row_base, char_starts.value_rowids())
+    first_char = tf.gather(char_starts.row_starts(), row)
+    base = tf.gather(row_base, row)
+
+    def char_of(byte):
+        return tf.searchsorted(flat, byte + base, side="right", out_type=tf.int64) - 1 - first_char
+
+    start = char_of(byte_start)
+    return start, tf.where(byte_end > byte_start, char_of(byte_end - 1) + 1, start)
+
+
+def _trim(starts, ends, lead, trail):
+    """RoBERTa's `trim_offsets` (tokenizers' `process_offsets`): spaces at a token's ends leave its offsets."""
+    starts = tf.where(lead > 0, tf.minimum(starts + lead, ends), starts)
+    ends = tf.where((trail > 0) & (ends >= trail), tf.maximum(ends - trail, starts), ends)
+    return starts, ends
+
+
+def _index_in_run(flags: tf.Tensor) -> tf.Tensor:
+    """For each True of a 1-D bool tensor, its position in its run of consecutive Trues (0 for the first)."""
+    positions = tf.range(tf.size(flags, out_type=tf.int64))
+    gaps = tf.boolean_mask(positions, tf.logical_not(flags))
+    last_gap = tf.gather(tf.concat([[-1], gaps], 0), tf.cumsum(tf.cast(tf.logical_not(flags), tf.int64)))
+    return positions - last_gap - 1
+
+
+def _first_index(rows: tf.Tensor, nrows: tf.Tensor) -> tf.Tensor:
+    """For sorted row ids, the index of each row's first element."""
+    return tf.searchsorted(rows, tf.range(nrows, dtype=rows.dtype), side="left", out_type=tf.int64)

@@ -3,7 +3,8 @@
 Both follow `LongformerTokenizerFast` (the tokenizers library) exactly: a single text is truncated to the
 model maximum (`truncation=True`); a question/context pair becomes `<s> question </s></s> context </s>`
 windows, the context cut with `truncation="only_second"` and `stride=doc_stride`, as the question-answering
-pipeline asks for them.
+pipeline asks for them. Rows are built on a dense `(rows, length)` grid of positions (a few ops, where
+ragged tensors would need hundreds).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from .text_tokenizer import Encoding
+from .text_tokenizer import Encoding, expand, take
 
 
 class Rows(NamedTuple):
@@ -30,36 +31,44 @@ class Windows(NamedTuple):
         global_attention_mask: `(rows, length)` int32, 1 on `<s>` and the question (the model's default).
         example: `(rows,)` the input row each window belongs to.
         context_offset: `(rows,)` position of the window's first context token in the model row.
-        context_tokens: ragged `(rows, tokens)` index of each context token of the window in the example's
-            context encoding.
+        context_first: `(rows,)` index of that token among the example's context tokens.
+        context_count: `(rows,)` context tokens in the window.
     """
 
     rows: Rows
     global_attention_mask: tf.Tensor
     example: tf.Tensor
     context_offset: tf.Tensor
-    context_tokens: tf.RaggedTensor
+    context_first: tf.Tensor
+    context_count: tf.Tensor
 
 
 def truncate(encoding: Encoding, max_tokens: int) -> Encoding:
     """The first `max_tokens` tokens of each row (truncation to the right, as `truncation=True`)."""
-    return Encoding(*(x[:, :max_tokens] for x in encoding[:4]), encoding.valid)
+    _, index = expand(encoding.row_lengths())
+    keep = index < max_tokens
+    kept = tf.minimum(encoding.row_lengths(), max_tokens)
+    splits = tf.concat([[0], tf.cumsum(kept)], 0)
+    return Encoding(*(tf.boolean_mask(x, keep) for x in encoding[:4]), splits, encoding.valid)
 
 
-def single_rows(ids: tf.RaggedTensor, cls_id: int, sep_id: int, pad_id: int) -> Rows:
-    """`<s> ids </s>` rows, padded with `pad_id` to the longest.
+def single_rows(encoding: Encoding, cls_id: int, sep_id: int, pad_id: int) -> Rows:
+    """`<s> tokens </s>` rows, padded with `pad_id` to the longest.
 
     Args:
-        ids: ragged `(batch, tokens)` ids, already truncated to leave room for the two special tokens.
+        encoding: the texts' tokens, already truncated to leave room for the two special tokens.
         cls_id, sep_id, pad_id: the special token ids.
 
     Returns:
         `Rows`.
     """
-    batch = ids.nrows()
-    around = tf.fill(tf.stack([batch, 1]), tf.constant(0, ids.dtype))
-    full = tf.concat([around + cls_id, ids, around + sep_id], axis=1)
-    return _padded(full, pad_id)
+    cls_id, sep_id, pad_id = (tf.constant(i, tf.int64) for i in (cls_id, sep_id, pad_id))
+    count = encoding.row_lengths()[:, None]
+    positions = _positions(count + 2)
+    ids = tf.where(tf.equal(positions, 0), cls_id, tf.where(
+        positions <= count, take(encoding.ids, encoding.row_splits[:-1, None] + positions - 1),
+        tf.where(tf.equal(positions, count + 1), sep_id, pad_id)))
+    return Rows(tf.cast(ids, tf.int32), tf.cast(positions <= count + 1, tf.int32))
 
 
 def question_context_windows(question: Encoding, context: Encoding, cls_id: int, sep_id: int, pad_id: int,
@@ -79,37 +88,33 @@ def question_context_windows(question: Encoding, context: Encoding, cls_id: int,
     Returns:
         `(Windows, impossible)`: `impossible` is `(batch,)` bool, True where the context needs windows but the
         question leaves no room for them (`question tokens + stride >= max_length - 4`, which the Python
-        tokenizer refuses); such examples get one window, cut at the room left (if any).
+        tokenizer refuses); such examples get one window (meaningless: the caller fails the request).
     """
-    q_len = question.ids.row_lengths()
-    c_len = context.ids.row_lengths()
+    cls_id, sep_id, pad_id = (tf.constant(i, tf.int64) for i in (cls_id, sep_id, pad_id))
+    q_len, c_len = question.row_lengths(), context.row_lengths()
     room = max_length - 4 - q_len
     fits = q_len + c_len + 4 <= max_length
     impossible = tf.logical_not(fits) & (room <= stride)
     step = tf.maximum(room - stride, 1)
-    count = tf.where(fits | impossible, tf.ones_like(c_len), 1 + _ceil_div(tf.maximum(c_len - room, 0), step))
-    example = tf.repeat(tf.range(tf.size(q_len, out_type=tf.int64)), count)
-    first = tf.ragged.range(count).flat_values * tf.gather(step, example)
-    last = tf.where(tf.gather(fits, example), tf.gather(c_len, example),
-                    tf.minimum(first + tf.maximum(tf.gather(room, example), 0), tf.gather(c_len, example)))
-    tokens = tf.ragged.range(first, last)
-    context_ids = tf.gather(context.ids.flat_values, tokens + tf.gather(context.ids.row_starts(), example)[:, None])
-    question_ids = tf.gather(question.ids, example)
-    windows = tf.shape(example, out_type=tf.int64)[0]
-    one = tf.fill(tf.stack([windows, 1]), tf.constant(0, context.ids.dtype))
-    full = tf.concat([one + cls_id, question_ids, one + sep_id, one + sep_id, context_ids, one + sep_id], axis=1)
-    rows = _padded(full, pad_id)
-    window_q_len = tf.gather(q_len, example)
-    positions = tf.range(tf.shape(rows.input_ids, out_type=tf.int64)[1])
-    global_mask = tf.cast(positions[None, :] <= window_q_len[:, None], tf.int32)  # <s> and the question
-    return Windows(rows, global_mask, example, window_q_len + 3, tokens), impossible
+    count = tf.where(fits | impossible, tf.ones_like(c_len), 1 + (tf.maximum(c_len - room, 0) + step - 1) // step)
+    example, window = expand(count)
+    first = window * tf.gather(step, example)
+    size = tf.where(tf.gather(fits, example), tf.gather(c_len, example),
+                    tf.clip_by_value(tf.gather(c_len, example) - first, 0, tf.maximum(tf.gather(room, example), 0)))
+    q, n = tf.gather(q_len, example)[:, None], size[:, None]
+    positions = _positions(q + n + 4)
+    in_context = (positions >= q + 3) & (positions < q + 3 + n)
+    question_ids = take(question.ids, tf.gather(question.row_splits, example)[:, None] + positions - 1)
+    context_ids = take(context.ids, (tf.gather(context.row_splits, example) + first)[:, None] + positions - q - 3)
+    ids = tf.where(tf.equal(positions, 0), cls_id, tf.where(
+        positions <= q, question_ids, tf.where(in_context, context_ids, tf.where(positions <= q + n + 3, sep_id,
+                                                                                  pad_id))))
+    rows = Rows(tf.cast(ids, tf.int32), tf.cast(positions <= q + n + 3, tf.int32))
+    global_mask = tf.cast(positions <= q, tf.int32)  # <s> and the question
+    return Windows(rows, global_mask, example, q[:, 0] + 3, first, size), impossible
 
 
-def _padded(ids: tf.RaggedTensor, pad_id: int) -> Rows:
-    input_ids = tf.cast(ids.to_tensor(default_value=tf.constant(pad_id, ids.dtype)), tf.int32)
-    mask = tf.cast(tf.ones_like(ids).to_tensor(), tf.int32)
-    return Rows(input_ids, mask)
-
-
-def _ceil_div(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    return (a + b - 1) // b
+def _positions(lengths: tf.Tensor) -> tf.Tensor:
+    """`(1, longest)` positions 0, 1, ... for rows of `lengths` `(rows, 1)` (empty batch: length 0)."""
+    longest = tf.reduce_max(tf.concat([tf.reshape(lengths, [-1]), [0]], 0))
+    return tf.range(longest)[None, :]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from .text_inputs import Windows
-from .text_tokenizer import Encoding
+from .text_tokenizer import Encoding, expand, take
 
 
 def softmax(logits: tf.Tensor) -> tf.Tensor:
@@ -34,14 +34,17 @@ def fill_mask(logits: tf.Tensor, input_ids: tf.Tensor, mask_id: int, top_k: int,
         `token` int32, `token_str` string, `score` float32, each `(batch, masks, top_k)`; `masks` is the
         batch's largest number of masks.
     """
-    where = tf.where(tf.equal(input_ids, mask_id))  # (masks in the batch, 2), in text order
-    probs = softmax(tf.gather_nd(logits, where))
-    score, token = tf.math.top_k(probs, k=min(top_k, logits.shape[-1]))
-    per_row = tf.RaggedTensor.from_value_rowids(tf.range(tf.shape(where)[0]), where[:, 0],
-                                                nrows=tf.shape(input_ids, out_type=tf.int64)[0], validate=False)
+    is_mask = tf.equal(input_ids, mask_id)
+    where = tf.where(is_mask)  # (masks in the batch, 2), in text order
+    score, token = tf.math.top_k(softmax(tf.gather_nd(tf.cast(logits, tf.float32), where)),
+                                 k=min(top_k, logits.shape[-1]))
+    nth = tf.gather_nd(tf.cumsum(tf.cast(is_mask, tf.int64), axis=1) - 1, where)  # which mask of its row
+    index = tf.stack([where[:, 0], nth], axis=1)
+    shape = tf.stack([tf.shape(input_ids, out_type=tf.int64)[0],
+                      tf.reduce_max(tf.concat([nth + 1, [0]], 0)), tf.cast(tf.shape(token)[1], tf.int64)])
 
     def by_row(values, pad):
-        return tf.gather(values, per_row).to_tensor(default_value=pad)
+        return tf.tensor_scatter_nd_update(tf.fill(shape, tf.constant(pad, values.dtype)), index, values)
 
     return {"token": by_row(token, -1), "token_str": by_row(tf.gather(token_strings, token), ""),
             "score": by_row(score, 0.0)}
@@ -68,24 +71,24 @@ def token_classification(logits: tf.Tensor, tokens: Encoding, labels: tf.Tensor)
     """A label for every token of each text (the token-classification pipeline, no aggregation).
 
     Args:
-        logits: `(batch, length, labels)`, the row being `<s> tokens </s>`.
+        logits: `(batch, length, labels)` of `<s> tokens </s>` rows.
         tokens: the (truncated) encoding of the texts, for the offsets.
         labels: `(labels,)` strings.
 
     Returns:
-        `label` string, `score` float32, `start` / `end` int32 (character offsets), each `(batch, tokens)`,
-        and `token_count` int32 `(batch,)`.
+        `label` string, `score` float32, `start` / `end` int32 (character offsets), each `(batch, tokens)`
+        (padded with "", 0, -1), and `token_count` int32 `(batch,)`.
     """
-    count = tokens.ids.row_lengths()
-    positions = tf.ragged.range(tf.ones_like(count), count + 1)  # after <s>
-    row_logits = tf.gather(logits, positions, batch_dims=1)
-    score, best = tf.math.top_k(softmax(tf.cast(row_logits.flat_values, tf.float32)), k=1)
-    values = positions.with_flat_values
-    return {"label": values(tf.gather(labels, best[:, 0])).to_tensor(default_value=""),
-            "score": values(score[:, 0]).to_tensor(default_value=0.0),
-            "start": tf.cast(tokens.starts.to_tensor(default_value=-1), tf.int32),
-            "end": tf.cast(tokens.ends.to_tensor(default_value=-1), tf.int32),
-            "token_count": tf.cast(count, tf.int32)}
+    count = tokens.row_lengths()[:, None]
+    positions = tf.range(tf.reduce_max(tf.concat([count[:, 0], [0]], 0)))[None, :]
+    real = positions < count
+    score, best = tf.math.top_k(softmax(tf.cast(logits[:, 1:tf.shape(positions)[1] + 1], tf.float32)), k=1)
+    index = tokens.row_splits[:-1, None] + positions
+    return {"label": tf.where(real, tf.gather(labels, best[:, :, 0]), ""),
+            "score": tf.where(real, score[:, :, 0], 0.0),
+            "start": tf.cast(tf.where(real, take(tokens.starts, index), -1), tf.int32),
+            "end": tf.cast(tf.where(real, take(tokens.ends, index), -1), tf.int32),
+            "token_count": tf.cast(count[:, 0], tf.int32)}
 
 
 def mean_embedding(last_hidden_state: tf.Tensor, attention_mask: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -117,11 +120,10 @@ def question_answering(start_logits: tf.Tensor, end_logits: tf.Tensor, windows: 
         `answer` string, `score` float32, `start` / `end` int32 character offsets into the context, each
         `(batch,)`; an example without any candidate span gets "", 0, 0, 0.
     """
-    batch = tf.shape(contexts, out_type=tf.int64)[0]
     length = tf.shape(start_logits, out_type=tf.int64)[1]
     positions = tf.range(length)
     offset = windows.context_offset[:, None]
-    in_context = (positions >= offset) & (positions < offset + windows.context_tokens.row_lengths()[:, None])
+    in_context = (positions >= offset) & (positions < offset + windows.context_count[:, None])
 
     def probabilities(logits):
         p = softmax(tf.where(in_context | tf.equal(positions, 0), tf.cast(logits, tf.float32), -10000.0))
@@ -136,30 +138,33 @@ def question_answering(start_logits: tf.Tensor, end_logits: tf.Tensor, windows: 
     k = tf.minimum(tf.constant(candidates, tf.int64), length * max_answer_len)
     best, index = tf.math.top_k(tf.reshape(scores, tf.stack([tf.shape(scores)[0], -1])), k=tf.cast(k, tf.int32))
     index = tf.cast(index, tf.int64)
-    start_token, end_token = index // max_answer_len, index // max_answer_len + index % max_answer_len
 
-    # a row position -> the window's token -> the first / last token of its word -> character offsets
-    token = _window_tokens(windows, context)
-    base = windows.context_tokens.row_starts()[:, None] - offset
-    start_char = _take(token["start"], _take(token["word_first"], start_token + base))
-    end_char = _take(token["end"], _take(token["word_last"], end_token + base))
+    # row position -> context token -> first / last token of its word inside the window -> characters
+    window_first = tf.gather(context.row_splits, windows.example)[:, None] + windows.context_first[:, None]
+    window_last = window_first + windows.context_count[:, None] - 1
+    word_first, word_last = _word_bounds(context)
+    start_token = window_first + index // max_answer_len - offset
+    end_token = start_token + index % max_answer_len
+    start_char = take(context.starts, tf.maximum(take(word_first, start_token), window_first))
+    end_char = take(context.ends, tf.minimum(take(word_last, end_token), window_last))
 
     # the candidates in the pipeline's order (window by window, best first), zero scores left out
     real = tf.reshape(best > 0.0, [-1])
-    example = tf.broadcast_to(windows.example[:, None], tf.shape(best, out_type=tf.int64))
 
     def flat(values):
         return tf.boolean_mask(tf.reshape(values, [-1]), real)
 
-    example, score, start_char, end_char = flat(example), flat(best), flat(start_char), flat(end_char)
+    example = flat(tf.broadcast_to(windows.example[:, None], tf.shape(best, out_type=tf.int64)))
+    score, start_char, end_char = flat(best), flat(start_char), flat(end_char)
     text = tf.strings.substr(tf.gather(contexts, example), tf.cast(start_char, tf.int32),
                              tf.cast(end_char - start_char, tf.int32), unit="UTF8_CHAR")
     key = tf.strings.join([tf.strings.as_string(example), tf.strings.lower(text, encoding="utf-8")], "\x00")
     groups, group = tf.unique(key, out_idx=tf.int64)
-    n_groups = tf.shape(groups, out_type=tf.int64)[0]
+    n_groups = tf.size(groups, out_type=tf.int64)
     first = tf.math.unsorted_segment_min(tf.range(tf.size(group, out_type=tf.int64)), group, n_groups)
     total = tf.math.unsorted_segment_sum(tf.cast(score, tf.float64), group, n_groups)
     group_example = tf.gather(example, first)
+    batch = tf.size(contexts, out_type=tf.int64)
     top = tf.math.unsorted_segment_max(total, group_example, batch)
     # the best total; on a tie the answer found first (the pipeline's stable sort)
     winner = tf.math.unsorted_segment_min(tf.where(tf.equal(total, tf.gather(top, group_example)), first,
@@ -167,30 +172,20 @@ def question_answering(start_logits: tf.Tensor, end_logits: tf.Tensor, windows: 
     found = winner < tf.int64.max
 
     def pick(values, empty):
-        return tf.where(found, _take(values, winner), empty)
+        return tf.where(found, take(values, winner), empty)
 
-    return {"answer": pick(text, ""), "score": tf.cast(pick(_take(total, group), 0.0), tf.float32),
+    return {"answer": pick(text, ""), "score": tf.cast(pick(take(total, group), 0.0), tf.float32),
             "start": tf.cast(pick(start_char, 0), tf.int32), "end": tf.cast(pick(end_char, 0), tf.int32)}
 
 
-def _window_tokens(windows: Windows, context: Encoding) -> dict[str, tf.Tensor]:
-    """Per token of every window (flat): its character offsets and the first / last token of its word."""
-    window = windows.context_tokens.value_rowids()
-    index = windows.context_tokens.flat_values + tf.gather(context.ids.row_starts(), tf.gather(windows.example, window))
-    word = tf.gather(context.words.flat_values, index)
-    position = tf.range(tf.size(word, out_type=tf.int64))
-    # a word's tokens are consecutive: runs of one (window, word)
-    new_run = tf.concat([[True], tf.not_equal(word[1:], word[:-1]) | tf.not_equal(window[1:], window[:-1])], 0)
-    new_run = new_run[:tf.size(word)]
-    run = tf.cumsum(tf.cast(new_run, tf.int64)) - 1
-    runs = tf.reduce_sum(tf.cast(new_run, tf.int64))
-    return {"start": tf.gather(context.starts.flat_values, index), "end": tf.gather(context.ends.flat_values, index),
-            "word_first": tf.gather(tf.math.unsorted_segment_min(position, run, runs), run),
-            "word_last": tf.gather(tf.math.unsorted_segment_max(position, run, runs), run)}
-
-
-def _take(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-    """`values[index]`, with 0 / "" for an index out of range (entries the caller masks out)."""
-    padded = tf.concat([values, tf.zeros([1], values.dtype)], 0)
-    size = tf.size(values, out_type=tf.int64)
-    return tf.gather(padded, tf.where((index >= 0) & (index < size), index, size))
+def _word_bounds(encoding: Encoding) -> tuple[tf.Tensor, tf.Tensor]:
+    """For every token (flat), the flat index of the first and the last token of its word (same row)."""
+    row, _ = expand(encoding.row_lengths())
+    words = encoding.words
+    # a word's tokens are consecutive: runs of one (row, word)
+    new_run = tf.concat([[True], tf.not_equal(words[1:], words[:-1]) | tf.not_equal(row[1:], row[:-1])], 0)
+    run = tf.cumsum(tf.cast(new_run[:tf.size(words)], tf.int64)) - 1
+    runs = tf.size(words, out_type=tf.int64)  # an upper bound on the number of runs
+    position = tf.range(tf.size(words, out_type=tf.int64))
+    return (tf.gather(tf.math.unsorted_segment_min(position, run, runs), run),
+            tf.gather(tf.math.unsorted_segment_max(position, run, runs), run))

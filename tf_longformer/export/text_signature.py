@@ -27,7 +27,7 @@ from ..default_global_attention import cls_global_attention_mask
 from ..tasks import Task
 from . import text_outputs
 from .text_inputs import question_context_windows, single_rows, truncate
-from .text_tokenizer import Encoding, GraphTokenizer
+from .text_tokenizer import GraphTokenizer
 from .text_tokenizer_spec import TextExportError, graph_tokenizer_spec
 
 TEXT_SIGNATURE = "text"
@@ -122,8 +122,7 @@ class TextSignature:
                 with tf.control_dependencies([same]):
                     both = tokenize(tf.concat([question, context], 0))  # one tokenizer in the graph, not two
                 rows = tf.size(question)
-                q = Encoding(*(x[:rows] for x in both))
-                c = Encoding(*(x[rows:] for x in both))
+                q, c = both.rows(0, rows), both.rows(rows, 2 * rows)
                 windows, impossible = question_context_windows(
                     q, c, **specials, max_length=options["max_length"], stride=options["doc_stride"])
                 checks = [_rows_check(q.valid, "question: row(s)", "are not valid UTF-8; send UTF-8 text"),
@@ -138,7 +137,7 @@ class TextSignature:
                 result = text_outputs.question_answering(out["start_logits"], out["end_logits"], windows, c, context,
                                                          options["max_answer_len"], candidates=1 * 2 + 10)
                 # an empty question: no answer (the Python pipeline refuses it)
-                empty = tf.equal(q.ids.row_lengths(), 0)
+                empty = tf.equal(q.row_lengths(), 0)
                 return {k: tf.where(empty, tf.zeros_like(v), v) for k, v in result.items()}
 
             return answer
@@ -157,7 +156,7 @@ class TextSignature:
             encoding = tokenize(text)
             check = _rows_check(encoding.valid, "text: row(s)", "are not valid UTF-8; send UTF-8 text")
             encoding = truncate(encoding, options["max_length"] - 2)
-            rows = single_rows(encoding.ids, **specials)
+            rows = single_rows(encoding, **specials)
             with tf.control_dependencies([check]):
                 rows = type(rows)(*(tf.identity(x) for x in rows))
             if task.name == "text-classification":

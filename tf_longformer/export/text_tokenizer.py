@@ -35,20 +35,39 @@ _SPACE_SYMBOL_OR_WS = f"[{WHITESPACE_CLASS}\\x{{120}}]"
 
 
 class Encoding(NamedTuple):
-    """Tokens of a batch of texts, without special tokens added around them (ragged `(batch, tokens)`).
+    """Tokens of a batch of texts, without special tokens added around them, as flat tensors.
 
     Attributes:
-        ids: token ids (int64).
-        starts, ends: character offsets of each token in its text (int64).
-        words: index of the pre-tokenizer piece (`word`) a token comes from, per row (int64).
+        ids: `(tokens,)` int64 ids of all rows, row after row.
+        starts, ends: `(tokens,)` int64 character offsets of each token in its text.
+        words: `(tokens,)` int64 index of the pre-tokenizer piece (`word`) a token comes from, per row.
+        row_splits: `(batch + 1,)` int64: row `r` holds tokens `row_splits[r]:row_splits[r + 1]`.
         valid: `(batch,)` bool, False for rows that are not valid UTF-8 (their tokens are meaningless).
     """
 
-    ids: tf.RaggedTensor
-    starts: tf.RaggedTensor
-    ends: tf.RaggedTensor
-    words: tf.RaggedTensor
+    ids: tf.Tensor
+    starts: tf.Tensor
+    ends: tf.Tensor
+    words: tf.Tensor
+    row_splits: tf.Tensor
     valid: tf.Tensor
+
+    def row_lengths(self) -> tf.Tensor:
+        """`(batch,)` tokens per row."""
+        return self.row_splits[1:] - self.row_splits[:-1]
+
+    def rows(self, begin, end) -> Encoding:
+        """The rows `begin:end`."""
+        first, last = self.row_splits[begin], self.row_splits[end]
+        return Encoding(*(x[first:last] for x in self[:4]), self.row_splits[begin:end + 1] - first,
+                        self.valid[begin:end])
+
+    def to_lists(self) -> dict[str, list]:
+        """`{"ids", "starts", "ends", "words"}`: one list per row (eager tensors only; for tests and debugging)."""
+        splits = self.row_splits.numpy().tolist()
+        lists = {name: getattr(self, name).numpy().tolist() for name in ("ids", "starts", "ends", "words")}
+        return {name: [values[a:b] for a, b in zip(splits[:-1], splits[1:], strict=True)]
+                for name, values in lists.items()}
 
 
 class GraphTokenizer(tf.Module):
@@ -99,34 +118,28 @@ class GraphTokenizer(tf.Module):
             An `Encoding`.
         """
         texts = tf.convert_to_tensor(texts, tf.string)
-        nrows = tf.shape(texts, out_type=tf.int64)[0]
-        valid, char_starts = _utf8_char_starts(texts)
+        valid, char_starts, char_splits = _utf8_char_starts(texts)
         pieces, piece_row, piece_start, piece_added = self._pieces(texts)
-        n_pieces = tf.shape(pieces, out_type=tf.int64)[0]
-        bpe_ids, bpe_piece, bpe_start = self._bpe(tf.where(piece_added, "", pieces))
+        bpe_ids, bpe_count, bpe_start = self._bpe(tf.where(piece_added, "", pieces))
 
         # every piece gives its BPE tokens, or one token when it is an added token
-        bpe_count = tf.math.bincount(bpe_piece, minlength=n_pieces, maxlength=n_pieces, dtype=tf.int64)
         count = tf.where(piece_added, tf.ones_like(bpe_count), bpe_count)
-        piece = tf.repeat(tf.range(n_pieces), count)
+        piece, rank = expand(count)
         added = tf.gather(piece_added, piece)
-        bpe_index = tf.gather(tf.cumsum(bpe_count, exclusive=True), piece) + tf.ragged.range(count).flat_values
-        bpe_index = tf.where(added, tf.zeros_like(bpe_index), bpe_index)  # any valid index; not used
+        bpe_index = tf.gather(tf.cumsum(bpe_count, exclusive=True), piece) + rank  # (meaningless for added ones)
         content = tf.strings.regex_replace(pieces, f"^{_WS}+|{_WS}+$", "")
-        ids = tf.where(added, tf.gather(self._added_ids.lookup(content), piece), _gather(bpe_ids, bpe_index))
+        ids = tf.where(added, tf.gather(self._added_ids.lookup(content), piece), take(bpe_ids, bpe_index))
         length = tf.where(added, tf.gather(tf.cast(tf.strings.length(pieces), tf.int64), piece),
                           tf.gather(self._token_bytes, ids))
-        byte_start = tf.gather(piece_start, piece) + tf.where(added, tf.zeros_like(piece), _gather(bpe_start, bpe_index))
+        byte_start = tf.gather(piece_start, piece) + tf.where(added, tf.zeros_like(piece), take(bpe_start, bpe_index))
         row = tf.gather(piece_row, piece)
-        starts, ends = _chars_of_bytes(texts, char_starts, row, byte_start, byte_start + length)
+        starts, ends = _chars_of_bytes(texts, char_starts, char_splits, row, byte_start, byte_start + length)
         if self.spec.trim_offsets:
-            lead, trail = self._spaces(ids, added, pieces, piece)
-            starts, ends = _trim(starts, ends, lead, trail)
+            starts, ends = _trim(starts, ends, *self._spaces(ids, added, pieces, piece))
         # word = index of the piece in its row (what `Encoding.word_ids` gives)
-        words = piece - tf.gather(_first_index(piece_row, nrows), row)
-        ids = tf.RaggedTensor.from_value_rowids(ids, row, nrows=nrows, validate=False)
-        return Encoding(ids, ids.with_flat_values(starts), ids.with_flat_values(ends), ids.with_flat_values(words),
-                        valid)
+        rows = tf.range(tf.size(texts, out_type=tf.int64) + 1)
+        words = piece - tf.gather(tf.searchsorted(piece_row, rows, side="left", out_type=tf.int64), row)
+        return Encoding(ids, starts, ends, words, tf.searchsorted(row, rows, side="left", out_type=tf.int64), valid)
 
     # --- steps ----------------------------------------------------------------------------------------
 
@@ -139,18 +152,18 @@ class GraphTokenizer(tf.Module):
         if self._added_pattern is not None:
             segments = tf.strings.split(tf.strings.regex_replace(texts, self._added_pattern, _CUT + rb"\1" + _CUT),
                                         _CUT)
-            added = tf.equal(tf.ragged.range(segments.row_lengths()).flat_values % 2, 1)  # each match is cut twice
+            row, index = expand(segments.row_lengths())
+            added = tf.equal(index % 2, 1)  # each match is cut before and after: added tokens are odd segments
+            text = segments.flat_values
         else:
-            segments = tf.RaggedTensor.from_tensor(texts[:, None])
-            added = tf.zeros_like(segments.flat_values, tf.bool)
-        row = segments.value_rowids()
-        text = segments.flat_values
-        # a whitespace run followed by a non-space: its last character starts the next piece (the look-ahead)
-        parts = tf.strings.split(tf.where(added, text, tf.strings.regex_replace(
-            text, f"({_WS})({_NOT_WS})", _CUT + rb"\1\2")), _CUT)
-        added, row, text = tf.gather(added, parts.value_rowids()), tf.gather(row, parts.value_rowids()), parts.flat_values
-        pieces = tf.strings.split(tf.where(added, text, tf.strings.regex_replace(text, self._piece_pattern, rb"\1" + _CUT)), _CUT)
-        added, row, text = tf.gather(added, pieces.value_rowids()), tf.gather(row, pieces.value_rowids()), pieces.flat_values
+            row, text = tf.range(tf.size(texts, out_type=tf.int64)), texts
+            added = tf.zeros_like(row, tf.bool)
+        # pass 1: a whitespace run followed by a non-space is cut before its last character (the look-ahead);
+        # pass 2: GPT-2's regex without the look-ahead cuts after every match
+        for pattern, rewrite in ((f"({_WS})({_NOT_WS})", _CUT + rb"\1\2"), (self._piece_pattern, rb"\1" + _CUT)):
+            parts = tf.strings.split(tf.where(added, text, tf.strings.regex_replace(text, pattern, rewrite)), _CUT)
+            of_part, _ = expand(parts.row_lengths())
+            added, row, text = tf.gather(added, of_part), tf.gather(row, of_part), parts.flat_values
         # the pieces of a row, concatenated, are the row: byte offsets are running sums of lengths
         length = tf.cast(tf.strings.length(text), tf.int64)
         row_base = tf.cumsum(tf.cast(tf.strings.length(texts), tf.int64), exclusive=True)
@@ -159,11 +172,15 @@ class GraphTokenizer(tf.Module):
         return tuple(tf.boolean_mask(x, keep) for x in (text, row, start, added))
 
     def _bpe(self, pieces: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """BPE of every piece (each distinct piece once): (token ids, piece of each token, byte offset in it)."""
-        unique, index = tf.unique(pieces)
+        """BPE of every piece (each distinct piece once).
+
+        Returns:
+            (token ids, flat in piece order; tokens per piece; byte offset of each token in its piece).
+        """
+        unique, index = tf.unique(pieces, out_idx=tf.int64)
         symbols = tf.strings.bytes_split(unique)
         ids = self._byte_ids.lookup(symbols.flat_values)
-        word = symbols.value_rowids()
+        word, _ = expand(symbols.row_lengths())
         vocab = tf.constant(self.vocab_size, tf.int64)
 
         def merge_best_pairs(ids, word, _):
@@ -180,10 +197,15 @@ class GraphTokenizer(tf.Module):
         ids, word, _ = tf.while_loop(
             lambda ids, word, merged: merged, merge_best_pairs, (ids, word, tf.size(ids) > 1),
             shape_invariants=(tf.TensorShape([None]), tf.TensorShape([None]), tf.TensorShape([])))
-        tokens = tf.RaggedTensor.from_value_rowids(ids, word, nrows=tf.size(unique, out_type=tf.int64), validate=False)
-        starts = tf.cumsum(tokens.with_flat_values(tf.gather(self._token_bytes, ids)), axis=1, exclusive=True)
-        tokens, starts = tf.gather(tokens, index), tf.gather(starts, index)
-        return tokens.flat_values, tokens.value_rowids(), starts.flat_values
+        # back from distinct pieces to every piece
+        count = tf.math.unsorted_segment_sum(tf.ones_like(word), word, tf.size(unique, out_type=tf.int64))
+        first = tf.cumsum(count, exclusive=True)
+        byte_offset = tf.cumsum(tf.gather(self._token_bytes, ids), exclusive=True)
+        byte_offset -= tf.gather(byte_offset, tf.gather(first, word))  # from the start of its word
+        piece_count = tf.gather(count, index)
+        piece, rank = expand(piece_count)
+        source = tf.gather(tf.gather(first, index), piece) + rank
+        return tf.gather(ids, source), piece_count, tf.gather(byte_offset, source)
 
     def _spaces(self, ids, added, pieces, piece):
         """Spaces each token starts and ends with, as `trim_offsets` counts them (`Ġ` or whitespace)."""
@@ -197,32 +219,47 @@ class GraphTokenizer(tf.Module):
         return lead, trail
 
 
-# --- helpers ------------------------------------------------------------------------------------------
+# --- flat-tensor helpers (ragged tensors cost many graph ops; these few) -------------------------------
+
+def expand(counts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """For group sizes `counts`, each element's group and its index in the group.
+
+    Example: counts [2, 0, 3] -> groups [0, 0, 2, 2, 2], indices [0, 1, 0, 1, 2].
+    """
+    counts = tf.cast(counts, tf.int64)
+    ends = tf.cumsum(counts)
+    positions = tf.range(tf.reduce_sum(counts))
+    group = tf.searchsorted(ends, positions, side="right", out_type=tf.int64)
+    return group, positions - tf.gather(ends - counts, group)
+
+
+def take(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+    """`values[index]`, with 0 / "" where `index` is out of range (entries the caller masks out)."""
+    padded = tf.concat([values, tf.zeros([1], values.dtype)], 0)
+    size = tf.size(values, out_type=tf.int64)
+    return tf.gather(padded, tf.where((index >= 0) & (index < size), index, size))
+
 
 def _re2_literal(text: str) -> str:
     """`text` as an RE2 literal (ASCII punctuation escaped, everything else as is)."""
     return "".join("\\" + c if c.isascii() and not c.isalnum() else c for c in text)
 
 
-def _gather(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-    """`values[index]`, tolerating an empty `values` (then every index is a placeholder, masked by the caller)."""
-    padded = tf.concat([values, tf.zeros([1], values.dtype)], 0)
-    return tf.gather(padded, tf.minimum(index, tf.size(values, out_type=index.dtype)))
-
-
-def _utf8_char_starts(texts: tf.Tensor) -> tuple[tf.Tensor, tf.RaggedTensor]:
-    """(each row is valid UTF-8, byte offset of each character of each row)."""
+def _utf8_char_starts(texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(each row is valid UTF-8, byte offset of each character (flat), row splits of the characters)."""
     codepoints, offsets = tf.strings.unicode_decode_with_offsets(texts, "UTF-8", errors="replace",
                                                                  replacement_char=0xFFFD)
-    return tf.equal(tf.strings.unicode_encode(codepoints, "UTF-8"), texts), offsets
+    valid = tf.equal(tf.strings.unicode_encode(codepoints, "UTF-8"), texts)
+    return valid, offsets.flat_values, offsets.row_splits
 
 
-def _chars_of_bytes(texts, char_starts: tf.RaggedTensor, row, byte_start, byte_end):
+def _chars_of_bytes(texts, char_starts, char_splits, row, byte_start, byte_end):
     """Character offsets of byte ranges: from the character holding the first byte to the one holding the last."""
     # all rows as one sorted array: row r's byte b sits at b + (bytes of the rows before r)
     row_base = tf.cumsum(tf.cast(tf.strings.length(texts), tf.int64), exclusive=True)
-    flat = char_starts.flat_values + tf.gather(row_base, char_starts.value_rowids())
-    first_char = tf.gather(char_starts.row_starts(), row)
+    char_row, _ = expand(char_splits[1:] - char_splits[:-1])
+    flat = char_starts + tf.gather(row_base, char_row)
+    first_char = tf.gather(char_splits, row)
     base = tf.gather(row_base, row)
 
     def char_of(byte):
@@ -245,8 +282,3 @@ def _index_in_run(flags: tf.Tensor) -> tf.Tensor:
     gaps = tf.boolean_mask(positions, tf.logical_not(flags))
     last_gap = tf.gather(tf.concat([[-1], gaps], 0), tf.cumsum(tf.cast(tf.logical_not(flags), tf.int64)))
     return positions - last_gap - 1
-
-
-def _first_index(rows: tf.Tensor, nrows: tf.Tensor) -> tf.Tensor:
-    """For sorted row ids, the index of each row's first element."""
-    return tf.searchsorted(rows, tf.range(nrows, dtype=rows.dtype), side="left", out_type=tf.int64)

@@ -17,7 +17,8 @@ The steps are those of the `tokenizers` library, each reproduced exactly:
 4. offsets are the characters (Python `str` indices) covering each token's bytes, trimmed of the spaces a
    token starts or ends with (`trim_offsets`).
 
-Texts must be valid UTF-8; `encode` reports each row's validity instead of failing.
+Texts must be valid UTF-8 (`\\xff` marks cuts, and offsets count characters); `encode` reports each row's
+validity instead of failing, and gives invalid rows no tokens.
 """
 
 from __future__ import annotations
@@ -118,7 +119,9 @@ class GraphTokenizer(tf.Module):
             An `Encoding`.
         """
         texts = tf.convert_to_tensor(texts, tf.string)
-        valid, char_starts, char_splits = _utf8_char_starts(texts)
+        valid = _is_utf8(texts)
+        texts = tf.where(valid, texts, "")  # invalid rows (the caller refuses them) give no tokens
+        char_starts, char_splits = _char_starts(texts)
         pieces, piece_row, piece_start, piece_added = self._pieces(texts)
         bpe_ids, bpe_count, bpe_start = self._bpe(tf.where(piece_added, "", pieces))
 
@@ -245,12 +248,16 @@ def _re2_literal(text: str) -> str:
     return "".join("\\" + c if c.isascii() and not c.isalnum() else c for c in text)
 
 
-def _utf8_char_starts(texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """(each row is valid UTF-8, byte offset of each character (flat), row splits of the characters)."""
-    codepoints, offsets = tf.strings.unicode_decode_with_offsets(texts, "UTF-8", errors="replace",
-                                                                 replacement_char=0xFFFD)
-    valid = tf.equal(tf.strings.unicode_encode(codepoints, "UTF-8"), texts)
-    return valid, offsets.flat_values, offsets.row_splits
+def _is_utf8(texts: tf.Tensor) -> tf.Tensor:
+    """Whether each string is valid UTF-8 (decoding it with replacements gives it back unchanged)."""
+    codepoints = tf.strings.unicode_decode(texts, "UTF-8", errors="replace", replacement_char=0xFFFD)
+    return tf.equal(tf.strings.unicode_encode(codepoints, "UTF-8"), texts)
+
+
+def _char_starts(texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(byte offset of each character, flat; row splits of the characters) of valid UTF-8 strings."""
+    _, offsets = tf.strings.unicode_decode_with_offsets(texts, "UTF-8")
+    return offsets.flat_values, offsets.row_splits
 
 
 def _chars_of_bytes(texts, char_starts, char_splits, row, byte_start, byte_end):

@@ -1,12 +1,14 @@
 """The letters and digits of GPT-2's pre-tokenizer regex (`\\p{L}`, `\\p{N}`), as the tokenizers library sees them.
 
-The tokenizers library matches its regex with Oniguruma, whose Unicode tables lag behind RE2's (TensorFlow's
-regex engine): characters of scripts added in Unicode 16 are letters for RE2 and not for the library, so
-`\\p{L}` in the graph would split them differently. The graph therefore spells both classes as explicit
-ranges, read from the library's own regex engine: a table generated with the installed version is stored in
-`text_unicode_table.py` (regenerate it with `python -m tf_longformer.export.text_unicode_classes`), and
-another installed version is probed afresh at export time (a few seconds). Whitespace needs no table: the
-library's `\\s` is Unicode's White_Space, spelled out in `text_tokenizer_spec.WHITESPACE_CLASS`.
+The tokenizers library matches its regex with Oniguruma, whose Unicode tables are not RE2's (TensorFlow's
+regex engine): tokenizers 0.23 knows the scripts of Unicode 16 (Todhri, Garay, Tulu-Tigalari, Egyptian
+hieroglyphs extended-A, ...), the RE2 of TensorFlow 2.21 does not, so `\\p{L}` in the graph would split
+them differently. The graph therefore spells both classes as explicit ranges read from the library's own
+regex engine: a table generated with the installed version is stored in `text_unicode_table.py`
+(regenerate it with `python -m tf_longformer.export.text_unicode_classes`), another installed version is
+probed afresh at export time (a few seconds). Whitespace needs no table: the library's `\\s` is Unicode's
+White_Space, spelled out in `text_tokenizer_spec.WHITESPACE_CLASS`. The SavedModel then carries the classes
+with it and does not depend on the Unicode tables of the RE2 that serves it.
 """
 
 from __future__ import annotations

@@ -131,15 +131,14 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
     if os.path.exists(final):
         raise FileExistsError(f"{final} already exists; pick another version (or omit it to use the next one).")
 
-    text_tokenizer = load_text_tokenizer(tokenizer) if text else None
+    text_signature = (TextSignature(model, task_obj, load_text_tokenizer(tokenizer), top_k=top_k,
+                                    max_answer_len=max_answer_len, doc_stride=doc_stride) if text else None)
     signatures = build_signatures(model, task_obj, dtype, include_attentions, include_hidden_states)
-    text_signature = (TextSignature(model, task_obj, text_tokenizer, top_k=top_k, max_answer_len=max_answer_len,
-                                    doc_stride=doc_stride, forward=signatures[GLOBAL_SIGNATURE]) if text else None)
     root = tf.Module()
     root.model_variables = [_tf_variable(v) for v in model.variables]  # seed generator states too (dropout)
     if text_signature is not None:
         root.text_tokenizer = text_signature.tokenizer  # its lookup tables
-        signatures[TEXT_SIGNATURE] = text_signature.concrete_function()
+        signatures[TEXT_SIGNATURE] = text_signature.concrete_function(forward=signatures[GLOBAL_SIGNATURE])
     os.makedirs(export_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
     try:

@@ -45,9 +45,6 @@ class TextSignature:
         max_answer_len: question answering: longest answer, in tokens (the pipeline's default 15).
         doc_stride: question answering: context tokens shared by consecutive windows (default as the
             pipeline: `min(max_length // 2, 128)`).
-        forward: what runs the model: `forward(input_ids=, attention_mask=, global_attention_mask=)` → the
-            task's outputs (e.g. the export's traced `with_global_attention` signature, so the SavedModel holds
-            the model graph once); default: the model itself.
 
     Raises:
         TextExportError: the task has no text signature, or the tokenizer cannot be expressed in the graph
@@ -59,7 +56,7 @@ class TextSignature:
     """
 
     def __init__(self, model, task: Task, tokenizer, *, top_k: int = 5, max_answer_len: int = 15,
-                 doc_stride: int | None = None, forward=None) -> None:
+                 doc_stride: int | None = None) -> None:
         if task.name not in TEXT_TASKS:
             raise TextExportError(f"There is no text signature for {task.name!r}; it exists for {', '.join(TEXT_TASKS)}.")
         for name, value in (("top_k", top_k), ("max_answer_len", max_answer_len)):
@@ -75,7 +72,7 @@ class TextSignature:
         if task.name == "fill-mask" and spec.mask_id is None:
             raise TextExportError("The tokenizer has no mask token; fill-mask needs one.")
         self.tokenizer = GraphTokenizer(spec)
-        self.task = task.name
+        self.task = task
         self.max_length = min(spec.model_max_length, config.max_sequence_length)
         if doc_stride is None:
             doc_stride = min(self.max_length // 2, 128)
@@ -83,16 +80,25 @@ class TextSignature:
             raise TextExportError(f"doc_stride must be an integer in [0, {self.max_length - 4}), got {doc_stride!r}.")
         self.options = {"top_k": top_k, "max_answer_len": max_answer_len, "doc_stride": doc_stride,
                         "max_length": self.max_length}
-        self._function = self._trace(model, task, spec, tokenizer, forward)
+        self._model, self._task, self._spec, self._python_tokenizer = model, task, spec, tokenizer
+        self._function = None
 
-    def concrete_function(self) -> tf.types.experimental.ConcreteFunction:
-        """The traced signature, for `tf.saved_model.save(..., signatures={"text": ...})`."""
+    def concrete_function(self, forward=None) -> tf.types.experimental.ConcreteFunction:
+        """The traced signature, for `tf.saved_model.save(..., signatures={"text": ...})` (traced at the first call).
+
+        Args:
+            forward: what runs the model: `forward(input_ids=, attention_mask=, global_attention_mask=)` → the
+                task's outputs; e.g. the export's traced `with_global_attention` signature, so that the
+                SavedModel holds the model's graph once. Default: the model itself.
+        """
+        if self._function is None:
+            self._function = self._trace(self._model, self._task, self._spec, self._python_tokenizer, forward)
         return self._function.get_concrete_function()
 
     def info(self) -> dict:
         """What the export info JSON records about the signature."""
         fn = self.concrete_function()
-        inputs = ["question", "context"] if self.task == "question-answering" else ["text"]
+        inputs = ["question", "context"] if self.task.name == "question-answering" else ["text"]
         return {"inputs": inputs, "outputs": sorted(fn.structured_outputs), **self.options,
                 "tokenizer": "byte-level BPE (core TensorFlow ops only)"}
 

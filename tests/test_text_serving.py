@@ -13,6 +13,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,14 +66,30 @@ CONTEXTS = [" ".join(WORDS * 4),  # several windows
             "Return the VALUE, the value, the Value!", "A context without a question.", ""]
 
 
+DOCUMENTED_ORDER = ("fill-mask", "text-classification", "token-classification", "question-answering",
+                    "feature-extraction")
+
+
+def documented() -> dict[str, tuple[dict, dict]]:
+    """{task: (request, response)}: the examples of docs/serving.md's text-signature section, in task order."""
+    with open(os.path.join(REPO, "docs", "serving.md"), encoding="utf-8") as f:
+        section = f.read().split("## Text in, answers out")[1].split("\n## ")[0]
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", section, flags=re.S)]
+    pairs = [(a, b) for a, b in zip(blocks[:-1], blocks[1:], strict=True) if a.get("signature_name") == "text"]
+    assert len(pairs) == len(DOCUMENTED_ORDER)
+    return dict(zip(DOCUMENTED_ORDER, pairs, strict=True))
+
+
 def bodies(task: str) -> list[dict]:
-    """TF Serving REST bodies for the text signature: row format and columnar format."""
+    """TF Serving REST bodies for the text signature: row format, columnar format, the documented one."""
     if task == "question-answering":
         rows = [{"question": q, "context": c} for q, c in zip(QUESTIONS, CONTEXTS, strict=True)]
-        return [{"signature_name": "text", "instances": rows},
+        ours = [{"signature_name": "text", "instances": rows},
                 {"signature_name": "text", "inputs": {"question": QUESTIONS, "context": CONTEXTS}}]
-    return [{"signature_name": "text", "instances": [{"text": t} for t in TEXTS]},
-            {"signature_name": "text", "inputs": {"text": TEXTS}}]
+    else:
+        ours = [{"signature_name": "text", "instances": [{"text": t} for t in TEXTS]},
+                {"signature_name": "text", "inputs": {"text": TEXTS}}]
+    return [*ours, documented()[task][0]]
 
 
 # --- the exports -------------------------------------------------------------------------------------
@@ -175,7 +192,8 @@ def columns(response: dict, body: dict, task: str) -> dict[str, list]:
 
 
 def each_format(served, task):
-    for response, body in zip(served[task], bodies(task), strict=True):
+    """Our requests' answers (row and columnar format) as columns."""
+    for response, body in zip(served[task][:2], bodies(task)[:2], strict=True):
         yield columns(response, body, task)
 
 
@@ -259,6 +277,29 @@ def test_feature_extraction(served, pipelines):
         assert np.max(np.abs(np.array(out["embedding"]) - expected)) <= TOL
 
 
+def depth(value) -> int:
+    return 1 + depth(value[0]) if isinstance(value, list) and value else int(isinstance(value, list))
+
+
+def test_documented_requests_and_answers(served):
+    """docs/serving.md's requests run; its answers have the served answers' form (the fill-mask one, of the
+    demo model, its values too)."""
+    for task, (_, answer) in documented().items():
+        got = served[task][2]
+        assert set(got) == set(answer)
+        key = next(iter(answer))
+        if isinstance(answer[key], dict) or (isinstance(answer[key], list) and isinstance(answer[key][0], dict)):
+            shown = answer[key] if isinstance(answer[key], dict) else answer[key][0]
+            real = got[key] if isinstance(got[key], dict) else got[key][0]
+            assert set(shown) == set(real) and all(depth(shown[k]) == depth(real[k]) for k in shown), task
+        else:
+            assert depth(answer[key]) == depth(got[key]), task
+    shown, real = documented()["fill-mask"][1]["predictions"], served["fill-mask"][2]["predictions"]
+    for a, b in zip(shown, real, strict=True):
+        assert a["token"] == b["token"] and a["token_str"] == b["token_str"]
+        assert np.allclose(a["score"], b["score"], atol=1e-4, rtol=0)
+
+
 # --- bad requests, saved_model_cli, refusals ----------------------------------------------------------
 
 def test_bad_requests_name_the_rows(served):
@@ -272,24 +313,24 @@ def test_bad_requests_name_the_rows(served):
 
 @pytest.mark.slow
 def test_saved_model_cli_shows_and_runs_the_text_signature(exported, pipelines, tmp_path):
-    path = exported["fill-mask"][1]
+    path = exported["text-classification"][1]
     cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
     show = subprocess.run([*cli, "show", "--dir", path, "--tag_set", "serve", "--signature_def", "text"],
                           env=CLEAN_ENV, capture_output=True, text=True, timeout=180)
     assert show.returncode == 0, show.stderr[-2000:]
     assert "inputs['text'] tensor_info:\n      dtype: DT_STRING\n      shape: (-1)" in show.stdout
-    for name, dtype in (("token", "DT_INT32"), ("token_str", "DT_STRING"), ("score", "DT_FLOAT")):
-        assert f"outputs['{name}'] tensor_info:\n      dtype: {dtype}\n      shape: (-1, -1, {TOP_K})" in show.stdout
-    text = "Open the <mask> for reading."
+    for name, dtype, shape in (("label", "DT_STRING", "(-1)"), ("score", "DT_FLOAT", "(-1)"),
+                               ("logits", "DT_FLOAT", "(-1, 3)")):
+        assert f"outputs['{name}'] tensor_info:\n      dtype: {dtype}\n      shape: {shape}" in show.stdout
+    texts = ["A short text.", "Another, longer text about the file that is opened for reading."]
     run = subprocess.run([*cli, "run", "--dir", path, "--tag_set", "serve", "--signature_def", "text",
-                          "--input_exprs", f"text=[{text!r}, 'no mask']", "--outdir", str(tmp_path)],
+                          "--input_exprs", f"text={texts!r}", "--outdir", str(tmp_path)],
                          env=CLEAN_ENV, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    expected = pipelines["fill-mask"](text, top_k=TOP_K)
-    token = np.load(tmp_path / "token.npy")
-    assert token[0, 0].tolist() == [p["token"] for p in expected] and token[1].tolist() == [[-1] * TOP_K]
-    assert [s.decode() for s in np.load(tmp_path / "token_str.npy", allow_pickle=True)[0, 0]] == [
-        p["token_str"] for p in expected]
+    expected = pipelines["text-classification"](texts)
+    labels = [s.decode() for s in np.load(tmp_path / "label.npy", allow_pickle=True)]
+    assert labels == [e["label"] for e in expected]
+    assert np.allclose(np.load(tmp_path / "score.npy"), [e["score"] for e in expected], atol=TOL, rtol=0)
 
 
 def test_export_text_refuses_cleanly(reference_factory, tmp_path, capsys):

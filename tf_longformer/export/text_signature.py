@@ -24,6 +24,7 @@ import os
 import tensorflow as tf
 
 from ..default_global_attention import cls_global_attention_mask
+from ..pipelines.text_classification import default_function
 from ..tasks import Task
 from . import text_outputs
 from .text_inputs import question_context_windows, single_rows, truncate
@@ -32,6 +33,7 @@ from .text_tokenizer_spec import TextExportError, graph_tokenizer_spec
 
 TEXT_SIGNATURE = "text"
 TEXT_TASKS = ("feature-extraction", "fill-mask", "text-classification", "token-classification", "question-answering")
+QA_CANDIDATES = 1 * 2 + 10  # spans kept per window: the pipeline's `top_k * 2 + 10` (words may merge) for top_k=1
 
 
 class TextSignature:
@@ -71,7 +73,7 @@ class TextSignature:
                                   f"{config.vocab_size} entries: it is not this model's tokenizer.")
         if task.name == "fill-mask" and spec.mask_id is None:
             raise TextExportError("The tokenizer has no mask token; fill-mask needs one.")
-        self.tokenizer = GraphTokenizer(spec)
+        self.tokenizer = GraphTokenizer(spec)  # holds the lookup tables: the SavedModel must track it
         self.task = task
         self.max_length = min(spec.model_max_length, config.max_sequence_length)
         if doc_stride is None:
@@ -80,7 +82,7 @@ class TextSignature:
             raise TextExportError(f"doc_stride must be an integer in [0, {self.max_length - 4}), got {doc_stride!r}.")
         self.options = {"top_k": top_k, "max_answer_len": max_answer_len, "doc_stride": doc_stride,
                         "max_length": self.max_length}
-        self._model, self._task, self._spec, self._python_tokenizer = model, task, spec, tokenizer
+        self._model, self._spec, self._python_tokenizer = model, spec, tokenizer
         self._function = None
 
     def concrete_function(self, forward=None) -> tf.types.experimental.ConcreteFunction:
@@ -92,89 +94,89 @@ class TextSignature:
                 SavedModel holds the model's graph once. Default: the model itself.
         """
         if self._function is None:
-            self._function = self._trace(self._model, self._task, self._spec, self._python_tokenizer, forward)
+            run_model = self._model_runner(forward)
+            self._function = (self._answer_questions(run_model) if self.task.name == "question-answering"
+                              else self._answer_texts(run_model))
         return self._function.get_concrete_function()
 
     def info(self) -> dict:
         """What the export info JSON records about the signature."""
-        fn = self.concrete_function()
         inputs = ["question", "context"] if self.task.name == "question-answering" else ["text"]
-        return {"inputs": inputs, "outputs": sorted(fn.structured_outputs), **self.options,
+        return {"inputs": inputs, "outputs": sorted(self.concrete_function().structured_outputs), **self.options,
                 "tokenizer": "byte-level BPE (core TensorFlow ops only)"}
 
     # --- tracing --------------------------------------------------------------------------------------
 
-    def _trace(self, model, task: Task, spec, tokenizer, forward):
-        tokenize = self.tokenizer.encode
-        config, options = model.config, self.options
-        specials = {"cls_id": spec.cls_id, "sep_id": spec.sep_id, "pad_id": spec.pad_id}
+    def _model_runner(self, forward):
+        """`run(rows, global_attention_mask)` -> the model's outputs, through `forward` when given."""
+        model = self._model
+        if forward is None:
+            return lambda rows, global_mask: model(input_ids=rows.input_ids, attention_mask=rows.attention_mask,
+                                                   global_attention_mask=global_mask, training=False)
+        dtype = tf.nest.flatten(forward.structured_input_signature)[0].dtype
 
-        def run_model(rows, global_attention_mask):
-            if forward is None:
-                return model(input_ids=rows.input_ids, attention_mask=rows.attention_mask,
-                             global_attention_mask=global_attention_mask, training=False)
-            dtype = tf.nest.flatten(forward.structured_input_signature)[0].dtype
+        def run(rows, global_mask):
             return forward(input_ids=tf.cast(rows.input_ids, dtype), attention_mask=tf.cast(rows.attention_mask, dtype),
-                           global_attention_mask=tf.cast(global_attention_mask, dtype))
+                           global_attention_mask=tf.cast(global_mask, dtype))
 
-        if task.name == "question-answering":
-            strings = [tf.TensorSpec([None], tf.string, name=n) for n in ("question", "context")]
+        return run
 
-            @tf.function(input_signature=strings, autograph=False)
-            def answer(question, context):
-                question, context = tf.ensure_shape(question, [None]), tf.ensure_shape(context, [None])
-                same = tf.debugging.assert_equal(tf.size(question), tf.size(context),
-                                                 message="question and context must have the same number of rows")
-                with tf.control_dependencies([same]):
-                    both = tokenize(tf.concat([question, context], 0))  # one tokenizer in the graph, not two
-                rows = tf.size(question)
-                q, c = both.rows(0, rows), both.rows(rows, 2 * rows)
-                windows, impossible = question_context_windows(
-                    q, c, **specials, max_length=options["max_length"], stride=options["doc_stride"])
-                checks = [_rows_check(q.valid, "question: row(s)", "are not valid UTF-8; send UTF-8 text"),
-                          _rows_check(c.valid, "context: row(s)", "are not valid UTF-8; send UTF-8 text"),
-                          _rows_check(tf.logical_not(impossible), "question: row(s)",
-                                      f"leave no room for context windows: a question may have at most "
-                                      f"{options['max_length'] - 5 - options['doc_stride']} tokens when the "
-                                      f"context does not fit in {options['max_length']} tokens with it")]
-                with tf.control_dependencies(checks):
-                    mask = tf.identity(windows.global_attention_mask)
-                out = run_model(windows.rows, mask)
-                result = text_outputs.question_answering(out["start_logits"], out["end_logits"], windows, c, context,
-                                                         options["max_answer_len"], candidates=1 * 2 + 10)
-                # an empty question: no answer (the Python pipeline refuses it)
-                empty = tf.equal(q.row_lengths(), 0)
-                return {k: tf.where(empty, tf.zeros_like(v), v) for k, v in result.items()}
-
-            return answer
-
+    def _answer_texts(self, run_model):
+        """The signature of the one-text tasks: `text` -> the task's answers."""
+        task, spec, options, config = self.task.name, self._spec, self.options, self._model.config
         labels = tf.constant([config.id2label[i] for i in range(config.num_labels)])
-        token_strings = tf.constant([tokenizer.decode([i]) for i in range(config.vocab_size)]) \
-            if task.name == "fill-mask" else None
-        if task.name == "text-classification":
-            from ..pipelines.text_classification import default_function
-
-            function = default_function(config)
+        if task == "fill-mask":  # what the pipeline shows for each id
+            token_strings = tf.constant([self._python_tokenizer.decode([i]) for i in range(config.vocab_size)])
+        function = default_function(config)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
         def answer(text):
-            text = tf.ensure_shape(text, [None])
-            encoding = tokenize(text)
+            encoding = self.tokenizer.encode(tf.ensure_shape(text, [None]))
             check = _rows_check(encoding.valid, "text: row(s)", "are not valid UTF-8; send UTF-8 text")
             encoding = truncate(encoding, options["max_length"] - 2)
-            rows = single_rows(encoding, **specials)
-            with tf.control_dependencies([check]):
-                rows = type(rows)(*(tf.identity(x) for x in rows))
-            if task.name == "text-classification":
+            rows = _after([check], single_rows(encoding, spec.cls_id, spec.sep_id, spec.pad_id))
+            if task == "text-classification":
                 out = run_model(rows, cls_global_attention_mask(rows.input_ids))
                 return text_outputs.text_classification(out["logits"], labels, function)
             out = run_model(rows, tf.zeros_like(rows.input_ids))
-            if task.name == "fill-mask":
-                return text_outputs.fill_mask(tf.cast(out["logits"], tf.float32), rows.input_ids, spec.mask_id,
-                                              options["top_k"], token_strings)
-            if task.name == "token-classification":
+            if task == "fill-mask":
+                return text_outputs.fill_mask(out["logits"], rows.input_ids, spec.mask_id, options["top_k"],
+                                              token_strings)
+            if task == "token-classification":
                 return text_outputs.token_classification(out["logits"], encoding, labels)
             return text_outputs.mean_embedding(out["last_hidden_state"], rows.attention_mask)
+
+        return answer
+
+    def _answer_questions(self, run_model):
+        """The question-answering signature: `question`, `context` -> the best span of each context."""
+        spec, options = self._spec, self.options
+        strings = [tf.TensorSpec([None], tf.string, name=n) for n in ("question", "context")]
+        longest_question = options["max_length"] - 5 - options["doc_stride"]
+
+        @tf.function(input_signature=strings, autograph=False)
+        def answer(question, context):
+            question, context = tf.ensure_shape(question, [None]), tf.ensure_shape(context, [None])
+            rows = tf.size(question)
+            same = tf.debugging.assert_equal(rows, tf.size(context),
+                                             message="question and context must have the same number of rows")
+            with tf.control_dependencies([same]):
+                both = self.tokenizer.encode(tf.concat([question, context], 0))  # one tokenizer in the graph
+            q, c = both.rows(0, rows), both.rows(rows, 2 * rows)
+            windows, impossible = question_context_windows(q, c, spec.cls_id, spec.sep_id, spec.pad_id,
+                                                           options["max_length"], options["doc_stride"])
+            checks = [_rows_check(q.valid, "question: row(s)", "are not valid UTF-8; send UTF-8 text"),
+                      _rows_check(c.valid, "context: row(s)", "are not valid UTF-8; send UTF-8 text"),
+                      _rows_check(tf.logical_not(impossible), "question: row(s)",
+                                  f"leave no room for context windows: a question may have at most "
+                                  f"{longest_question} tokens when the context does not fit in "
+                                  f"{options['max_length']} tokens with it")]
+            out = run_model(_after(checks, windows.rows), _after(checks, windows.global_attention_mask))
+            result = text_outputs.question_answering(out["start_logits"], out["end_logits"], windows, c, context,
+                                                     options["max_answer_len"], QA_CANDIDATES)
+            # an empty question: no answer (the Python pipeline refuses it)
+            empty = tf.equal(q.row_lengths(), 0)
+            return {k: tf.where(empty, tf.zeros_like(v), v) for k, v in result.items()}
 
         return answer
 
@@ -202,6 +204,14 @@ def load_text_tokenizer(tokenizer):
             f"No tokenizer for the text signature in {source}: {error}. The text signature tokenizes inside the "
             "SavedModel, so it needs the tokenizer files (tokenizer.json, or vocab.json + merges.txt); pass "
             "tokenizer= or add them.") from None
+
+
+def _after(checks: list, tensors):
+    """`tensors` (a tensor or a tuple of them) computed only once `checks` passed."""
+    with tf.control_dependencies(checks):
+        if isinstance(tensors, tuple):
+            return type(tensors)(*(tf.identity(t) for t in tensors))
+        return tf.identity(tensors)
 
 
 def _rows_check(ok: tf.Tensor, before: str, after: str) -> tf.Operation:

@@ -80,7 +80,7 @@ class GraphTokenizer(tf.Module):
     Example:
         >>> tok = GraphTokenizer(graph_tokenizer_spec(LongformerTokenizerFast.from_pretrained(folder)))  # doctest: +SKIP
         >>> enc = tok.encode(tf.constant(["Hello <mask>."]))  # doctest: +SKIP
-        >>> enc.ids.to_list(), enc.starts.to_list(), enc.ends.to_list()  # doctest: +SKIP
+        >>> enc.to_lists()["ids"], enc.to_lists()["starts"], enc.to_lists()["ends"]  # doctest: +SKIP
     """
 
     def __init__(self, spec: GraphTokenizerSpec, name: str = "graph_tokenizer") -> None:

@@ -13,6 +13,7 @@ import os
 import sys
 
 from ..tasks import TASK_NAMES as _TASKS
+from .startup import start_tensorflow
 
 HELP = "export a model as a TensorFlow SavedModel for TF Serving (and optionally ONNX)"
 
@@ -45,6 +46,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    start_tensorflow(getattr(args, "debug", False))
     from ..export import export_saved_model
 
     path = export_saved_model(

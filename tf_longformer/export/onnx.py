@@ -133,7 +133,8 @@ def export_onnx(saved_model_dir: str | os.PathLike, output_path: str | os.PathLi
     import tensorflow as tf
     import tf2onnx
 
-    from ..atomic import atomic_path
+    from converters.atomic import atomic_path
+
     from .saved_model import _umask
 
     loaded = tf.saved_model.load(os.fspath(saved_model_dir))

@@ -98,4 +98,5 @@ def test_notebook_export_and_serve_runs(tmp_path):
     text = "\n".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "signature_def['serving_default']" in text and "signature_def['with_global_attention']" in text
     assert "max |SavedModel - Keras| =" in text
+    assert "text signature == pipeline:" in text  # the text signature's fill-mask answer
     assert sorted(os.listdir(work / "models" / "longformer_qa")) == ["1", "2"]

@@ -42,24 +42,25 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="with --text, question answering: tokens shared by the windows of a long context "
                              "(default min(max_length // 2, 128))")
     parser.add_argument("--onnx", metavar="FILE",
-                        help="also convert the serving_default signature to this ONNX file (needs tf2onnx)")
+                        help="also write serving_default as this ONNX file (needs tf2onnx; task outputs only)")
 
 
 def run(args: argparse.Namespace) -> int:
     start_tensorflow(getattr(args, "debug", False))
-    from ..export import export_saved_model
+    from ..export import export_saved_model, load_for_export
 
+    model, task = load_for_export(args.model, args.task, args.allow_missing_weights)
     path = export_saved_model(
-        args.model, args.out, task=args.task, version=args.version, include_attentions=args.include_attentions,
+        model, args.out, task=task.name, version=args.version, include_attentions=args.include_attentions,
         include_hidden_states=args.include_hidden_states, int_dtype=args.int_dtype,
-        allow_missing_weights=args.allow_missing_weights, text=args.text, top_k=args.top_k,
+        text=args.text, tokenizer=args.model if args.text else None, top_k=args.top_k,
         max_answer_len=args.max_answer_len, doc_stride=args.doc_stride,
     )
     print(path)
     if args.onnx:
         from ..export.onnx import export_onnx
 
-        print(export_onnx(path, args.onnx))
+        print(export_onnx(model, args.onnx, int_dtype=args.int_dtype))
     print(f"serve it: tensorflow_model_server --rest_api_port=8501 --model_name=longformer "
           f"--model_base_path={os.path.abspath(args.out)}", file=sys.stderr)
     return 0

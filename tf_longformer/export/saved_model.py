@@ -71,6 +71,21 @@ def load_for_export(source: str | os.PathLike, task: str | Task | None = None,
     return model, task
 
 
+def model_and_task(model, task: str | Task | None = None, allow_missing_weights: bool = False):
+    """`(model, Task)` to export: `model` as given (checked against `task`) or, for a path, loaded for `task`.
+
+    Raises:
+        ValueError: `task` is not the model's own, or see `load_for_export`.
+    """
+    if isinstance(model, (str, os.PathLike)):
+        return load_for_export(model, task, allow_missing_weights)
+    task_obj = task_of_model(model)
+    if task is not None and (task if isinstance(task, Task) else get_task(task)) != task_obj:
+        name = task.name if isinstance(task, Task) else task
+        raise ValueError(f"task {name!r} does not match the model: a {type(model).__name__} serves {task_obj.name!r}.")
+    return model, task_obj
+
+
 def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None = None, version: int | None = None,
                        include_attentions: bool = False, include_hidden_states: bool = False,
                        int_dtype=tf.int32, allow_missing_weights: bool = False, text: bool = False,
@@ -113,15 +128,9 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
         '/models/longformer_qa/1'
     """
     dtype = as_int_dtype(int_dtype)
-    if isinstance(model, (str, os.PathLike)):
-        if text and tokenizer is None:
-            tokenizer = model
-        model, task_obj = load_for_export(model, task, allow_missing_weights)
-    else:
-        task_obj = task_of_model(model)
-        if task is not None and get_task(task) != task_obj:
-            raise ValueError(f"task {task!r} does not match the model: a {type(model).__name__} serves "
-                             f"{task_obj.name!r}.")
+    if text and tokenizer is None and isinstance(model, (str, os.PathLike)):
+        tokenizer = model
+    model, task_obj = model_and_task(model, task, allow_missing_weights)
     export_dir = os.path.abspath(os.fspath(export_dir))
     if version is None:
         version = next_version(export_dir)

@@ -1,6 +1,6 @@
 """Peak memory of one Longformer training step with and without gradient checkpointing.
 
-Each configuration runs in a fresh Python process (so the peak resident set size, `ru_maxrss`, belongs to
+Each configuration runs in a fresh Python process (so the peak resident set size, VmHWM, belongs to
 that configuration alone): build a `TFLongformerForSequenceClassification`, build the optimizer, record
 the resident memory, then run training steps with `model.train_on_batch` (Hugging Face style: labels in
 the inputs) and record the peak. Reported: the peak, the baseline before the first step, their
@@ -18,10 +18,12 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when loaded from a file path
+from process_memory import peak_rss_bytes, rss_bytes  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,13 +37,11 @@ SMALL_TOKENS = 1024
 
 
 def _rss_mb() -> float:
-    """Current resident set size (MiB), from /proc."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return rss_bytes() / 2**20
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return peak_rss_bytes() / 2**20
 
 
 def child(args) -> None:

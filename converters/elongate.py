@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from converters.architectures import HEADS, head_of_architecture
 from converters.atomic_folder import Writer, copy_of, replace_in_folder, text_file
 from converters.checkpoint import is_safetensors_weights, read_checkpoint, read_config_json
 from converters.safetensors_io import save_safetensors
@@ -315,14 +316,12 @@ def _longformer_config(source: dict, family: str, src: str, max_length: int, att
     return config
 
 
-def _architecture(source_arch: str, family: str, tensors: dict) -> str:
-    for task in ("ForMaskedLM", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering",
-                 "ForMultipleChoice"):
-        if source_arch.endswith(task):
-            return f"Longformer{task}"
-    if source_arch.endswith("ForPreTraining") or any(k.startswith("lm_head.") for k in tensors):
-        return "LongformerForMaskedLM"
-    return "LongformerModel"
+def _architecture(source_arch: str, tensors: dict) -> str:
+    """The Longformer class of the result: the source's head, else masked LM when it has an LM head."""
+    head = head_of_architecture(source_arch)
+    if head is None and (source_arch.endswith("ForPreTraining") or any(k.startswith("lm_head.") for k in tensors)):
+        head = "masked-lm"
+    return HEADS[head or "base"]
 
 
 def _tokenizer_files(src: str, model_type: str, max_length: int, notes: list[str]) -> dict[str, Writer]:
@@ -401,7 +400,7 @@ def elongate(src: str | os.PathLike, dst: str | os.PathLike, *, max_length: int 
     architectures = source.get("architectures") or [""]
     raw = read_checkpoint(src)
     tensors, dropped = rename_tensors(raw, _name_table(family, architectures[0]))
-    architecture = _architecture(architectures[0], family, tensors)
+    architecture = _architecture(architectures[0], tensors)
     if family == "bert" and architecture == "LongformerForMaskedLM" and source.get("hidden_act", "gelu") != "gelu":
         raise ElongationError(f"the MaskedLM head of this model uses {source['hidden_act']!r}; Longformer's LM head "
                               "always uses exact gelu, so its predictions would change.")

@@ -16,7 +16,7 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
+# public name -> module that defines it (inside tf_longformer; `converters.` names the numpy-only package)
 _EXPORTS = {
     "LongformerConfig": "configuration",
     "InvalidInputError": "input_checks",
@@ -28,8 +28,8 @@ _EXPORTS = {
     "TFLongformerQuestionAnsweringModelOutput": "modeling_outputs",
     "TFLongformerSequenceClassifierOutput": "modeling_outputs",
     "TFLongformerTokenClassifierOutput": "modeling_outputs",
-    "TFLongformerPreTrainedModel": "models.pretrained",
-    "TFLongformerModel": "models.base_model",
+    "TFLongformerPreTrainedModel": "models.pretrained_model",
+    "TFLongformerModel": "models.feature_extraction",
     "TFLongformerForMaskedLM": "models.masked_lm",
     "TFLongformerForMultipleChoice": "models.multiple_choice",
     "TFLongformerForQuestionAnswering": "models.question_answering",
@@ -43,8 +43,8 @@ _EXPORTS = {
     "BatchEncoding": "tokenizer",
     "build_tokenizer_files": "tokenizer",
     "export_saved_model": "export.saved_model",
-    "elongate": "elongation",
-    "ElongationError": "elongation",
+    "elongate": "converters.elongate",
+    "ElongationError": "converters.elongate",
     "QuantizationError": "quantization",
     "pipeline": "pipelines",
     "PushToHubCallback": "keras_callbacks",
@@ -57,7 +57,8 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'tf_longformer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    absolute = module.startswith("converters.")
+    value = getattr(importlib.import_module(module if absolute else f".{module}", __name__), name)
     globals()[name] = value
     return value
 

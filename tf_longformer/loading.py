@@ -6,9 +6,12 @@ under the same names (`hf_weights()`), so loading is matching two dicts by name.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,6 +28,26 @@ logger = logging.getLogger("tf_longformer")
 PREFIX = "longformer."
 # Tensors a checkpoint may hold that no model needs: buffers and tied copies.
 _IGNORED_SUFFIXES = ("embeddings.position_ids", "lm_head.decoder.weight", "lm_head.decoder.bias")
+
+
+# True while the caller reports missing and unused weights itself (the feature-extraction pipeline): a
+# context variable, so loads in other threads still warn and no logger's level is touched.
+_CALLER_REPORTS_WEIGHTS = contextvars.ContextVar("caller_reports_weights", default=False)
+
+
+@contextlib.contextmanager
+def caller_reports_weights() -> Iterator[None]:
+    """Within this block, loading does not warn about missing or unused weights (use the loading info).
+
+    Example:
+        >>> with caller_reports_weights():                                              # doctest: +SKIP
+        ...     model, info = TFLongformerModel.from_pretrained(folder, output_loading_info=True)
+    """
+    token = _CALLER_REPORTS_WEIGHTS.set(True)
+    try:
+        yield
+    finally:
+        _CALLER_REPORTS_WEIGHTS.reset(token)
 
 
 class WeightsMismatchError(ValueError):
@@ -100,10 +123,10 @@ def assign_hf_weights(model, tensors: dict[str, np.ndarray], strict: bool = Fals
             f"{unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}. Check that it is a Longformer checkpoint "
             "(a RoBERTa or BERT one must first go through `tf-longformer elongate`)."
         )
-    if missing:
+    if missing and not _CALLER_REPORTS_WEIGHTS.get():
         logger.warning("Some weights of %s were not in the checkpoint and are newly initialised: %s. "
                        "Train the model before using it for predictions.", type(model).__name__, missing)
-    if unexpected:
+    if unexpected and not _CALLER_REPORTS_WEIGHTS.get():
         logger.warning("Some checkpoint weights were not used by %s: %s.", type(model).__name__, unexpected)
     return {"missing_keys": missing, "unexpected_keys": unexpected,
             "mismatched_keys": [m.split(":")[0] for m in mismatched]}

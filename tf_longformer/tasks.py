@@ -1,7 +1,8 @@
 """The tasks: task name ↔ model class ↔ config.json architecture ↔ the outputs a served model returns.
 
 The one table that export, pipelines and the command line read. Task names follow the Hugging Face
-pipeline names; `base` is an alias of `feature-extraction`. Free of TensorFlow, so the CLI can build its
+pipeline names (with transformers' aliases, and `base` for `feature-extraction`); the heads and their
+config.json names come from `converters.architectures`. Free of TensorFlow, so the CLI can build its
 argument parser from it without loading TensorFlow.
 """
 
@@ -10,24 +11,36 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from converters.architectures import HEAD_OF_ARCHITECTURE, HEADS
+
 
 @dataclass(frozen=True)
 class Task:
-    """What one export task serves.
+    """What one task serves.
 
     Attributes:
         name: pipeline-style task name (`question-answering`, ...).
-        model_class: name of the `tf_longformer` model class.
+        head: the head it runs, a key of `converters.architectures.HEADS` (`masked-lm`, ...).
         outputs: the output fields served, in Hugging Face naming.
         choices: inputs are `(batch, num_choices, seq)` instead of `(batch, seq)`.
         default_global: the global attention used when the client sends no `global_attention_mask`.
     """
 
     name: str
-    model_class: str
+    head: str
     outputs: tuple[str, ...]
     choices: bool = False
     default_global: str = "none (local attention only)"
+
+    @property
+    def architecture(self) -> str:
+        """The config.json `architectures` entry (PyTorch class name), e.g. `LongformerForMaskedLM`."""
+        return HEADS[self.head]
+
+    @property
+    def model_class(self) -> str:
+        """Name of the `tf_longformer` model class (transformers 4's TF name), e.g. `TFLongformerForMaskedLM`."""
+        return "TF" + self.architecture
 
     @property
     def input_rank(self) -> int:
@@ -37,29 +50,26 @@ class Task:
 TASKS: dict[str, Task] = {
     t.name: t
     for t in (
-        Task("feature-extraction", "TFLongformerModel", ("last_hidden_state", "pooler_output")),
-        Task("fill-mask", "TFLongformerForMaskedLM", ("logits",)),
-        Task("text-classification", "TFLongformerForSequenceClassification", ("logits",),
+        Task("feature-extraction", "base", ("last_hidden_state", "pooler_output")),
+        Task("fill-mask", "masked-lm", ("logits",)),
+        Task("text-classification", "sequence-classification", ("logits",),
              default_global="the first token (`<s>`, CLS)"),
-        Task("token-classification", "TFLongformerForTokenClassification", ("logits",)),
-        Task("question-answering", "TFLongformerForQuestionAnswering", ("start_logits", "end_logits"),
+        Task("token-classification", "token-classification", ("logits",)),
+        Task("question-answering", "question-answering", ("start_logits", "end_logits"),
              default_global="the question: tokens before the first `</s>` (exactly three `</s>` per row)"),
-        Task("multiple-choice", "TFLongformerForMultipleChoice", ("logits",), choices=True,
+        Task("multiple-choice", "multiple-choice", ("logits",), choices=True,
              default_global="tokens after the second `</s>` of each choice (exactly three `</s>` per choice)"),
     )
 }
-TASK_ALIASES = {"base": "feature-extraction"}
-TASK_NAMES = tuple(TASKS) + tuple(TASK_ALIASES)
-
-# config.json `architectures` entries (PyTorch and transformers-4 TF names) → task
-_ARCHITECTURES = {
-    "LongformerModel": "feature-extraction",
-    "LongformerForMaskedLM": "fill-mask",
-    "LongformerForSequenceClassification": "text-classification",
-    "LongformerForTokenClassification": "token-classification",
-    "LongformerForQuestionAnswering": "question-answering",
-    "LongformerForMultipleChoice": "multiple-choice",
+# other names accepted wherever a task is named (export, pipelines, the command line)
+TASK_ALIASES = {
+    "base": "feature-extraction",
+    "sentiment-analysis": "text-classification",
+    "ner": "token-classification",
+    "qa": "question-answering",
 }
+TASK_NAMES = tuple(TASKS) + tuple(TASK_ALIASES)
+_TASK_OF_HEAD = {task.head: task for task in TASKS.values()}
 
 
 def get_task(name: str) -> Task:
@@ -82,8 +92,8 @@ def task_of_model(model) -> Task:
 
 def task_of_architecture(architecture: str) -> Task | None:
     """The task of a config.json `architectures` entry (PyTorch or transformers-4 TF name), else None."""
-    name = _ARCHITECTURES.get(architecture.removeprefix("TF"))
-    return None if name is None else TASKS[name]
+    head = HEAD_OF_ARCHITECTURE.get(architecture.removeprefix("TF"))
+    return None if head is None else _TASK_OF_HEAD[head]
 
 
 def task_from_config(config: dict, source: str | os.PathLike = "the checkpoint") -> Task:

@@ -16,20 +16,12 @@ import sys
 import tempfile
 from typing import Any
 
+from converters.architectures import HEAD_OF_ARCHITECTURE, HEADS
+
 from .startup import start_tensorflow
 
 HELP = "convert a checkpoint (PyTorch, tf_model.h5, hub id) into tf-longformer's saved form"
 
-# --head value -> model class; transformers architecture -> --head value
-HEADS = {
-    "base": "TFLongformerModel",
-    "masked-lm": "TFLongformerForMaskedLM",
-    "sequence-classification": "TFLongformerForSequenceClassification",
-    "token-classification": "TFLongformerForTokenClassification",
-    "question-answering": "TFLongformerForQuestionAnswering",
-    "multiple-choice": "TFLongformerForMultipleChoice",
-}
-_ARCHITECTURES = {cls.removeprefix("TF"): head for head, cls in HEADS.items()}
 #: checkpoints at least this large show a progress bar even when stderr is not a terminal
 LARGE_CHECKPOINT_BYTES = 200 * 1024 * 1024
 
@@ -46,10 +38,14 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                              f"is over {LARGE_CHECKPOINT_BYTES // 2**20} MB)")
 
 
+def _model_class(head: str) -> str:
+    return "TF" + HEADS[head]
+
+
 def _guess_head(config: dict, tensors: dict) -> str:
     for architecture in config.get("architectures") or []:
-        if architecture in _ARCHITECTURES:
-            return _ARCHITECTURES[architecture]
+        if architecture in HEAD_OF_ARCHITECTURE:
+            return HEAD_OF_ARCHITECTURE[architecture]
     names = set(tensors)
     if any(n.startswith("lm_head.") for n in names):
         return "masked-lm"
@@ -120,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             tensors.update(read_checkpoint(path))
             bar.update(os.path.getsize(path))
         head = args.head or _guess_head(config_dict, tensors)
-        bar.set_postfix_str(f"building {HEADS[head]}")
+        bar.set_postfix_str(f"building {_model_class(head)}")
         model, info = _build(head, config_dict, tensors)
         bar.set_postfix_str("writing model.safetensors")
         tokenizer_files = _write(model, folder, args.dst)
@@ -135,7 +131,7 @@ def _build(head: str, config_dict: dict, tensors: dict):
     from tf_longformer.loading import assign_hf_weights
 
     config = LongformerConfig.from_dict(config_dict)
-    cls = getattr(tf_longformer, HEADS[head])
+    cls = getattr(tf_longformer, _model_class(head))
     if head == "base":
         has_pooler = any(n.removeprefix("longformer.").startswith("pooler.") for n in tensors)
         model = cls(config, add_pooling_layer=has_pooler)
@@ -186,7 +182,7 @@ def _print_summary(args, folder, files, total, tensors, model, head, info, token
     out = os.path.join(args.dst, "model.safetensors")
     print(f"converted {args.src} -> {args.dst}")
     print(f"  source:     {', '.join(fmt)}, {len(files)} file(s), {_human(total)} ({folder})")
-    print(f"  task head:  {HEADS[head]} ({head})")
+    print(f"  task head:  {_model_class(head)} ({head})")
     print(f"  tensors:    {len(tensors)} read, {len(weights) - len(info['missing_keys'])} loaded"
           + (f", {ignored} ignored (buffers / tied copies)" if ignored > 0 else "")
           + (f", {len(info['unexpected_keys'])} unused" if info["unexpected_keys"] else ""))
@@ -201,7 +197,7 @@ def _print_summary(args, folder, files, total, tensors, model, head, info, token
 def _convert_keras(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..models.pretrained import TFLongformerPreTrainedModel
+    from ..models.pretrained_model import TFLongformerPreTrainedModel
 
     _check_destination(os.path.dirname(args.src) or ".", args.dst, args.overwrite)
     start_tensorflow(getattr(args, "debug", False))

@@ -147,12 +147,12 @@ def _batches(lines, size: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipelines import TASKS, normalize_task
+    from ..pipelines import PIPELINES, normalize_task
 
     if not args.task:
-        raise ValueError(f"--task is required: one of {', '.join(TASKS)}")
-    task = normalize_task({"qa": "question-answering"}.get(args.task, args.task))
-    demo_tasks = [name for name, (_, _, has_demo) in TASKS.items() if has_demo]
+        raise ValueError(f"--task is required: one of {', '.join(PIPELINES)}")
+    task = normalize_task(args.task)
+    demo_tasks = [name for name, (_, _, has_demo) in PIPELINES.items() if has_demo]
     if args.model is None and task not in demo_tasks:
         raise ValueError(f"--model is required for {task} (the demo model only does {' and '.join(demo_tasks)})")
     if args.batch_size < 1:

@@ -7,7 +7,7 @@ import keras
 from ..layers.heads import LongformerLMHead
 from ..losses import cross_entropy
 from ..modeling_outputs import TFLongformerMaskedLMOutput
-from .pretrained import TFLongformerPreTrainedModel, prefixed
+from .pretrained_model import TFLongformerPreTrainedModel, prefixed
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")

@@ -9,7 +9,7 @@ from ..default_global_attention import question_global_attention_mask
 from ..input_checks import InvalidInputError
 from ..losses import cross_entropy
 from ..modeling_outputs import TFLongformerMultipleChoiceModelOutput
-from .pretrained import TFLongformerPreTrainedModel, dense_weights
+from .pretrained_model import TFLongformerPreTrainedModel, dense_weights
 
 # inputs whose leading axes are (batch, choices); head_mask is per model, not per example
 _PER_CHOICE = ("input_ids", "attention_mask", "global_attention_mask", "token_type_ids", "position_ids",

@@ -8,7 +8,7 @@ import tensorflow as tf
 from ..default_global_attention import question_global_attention_mask
 from ..losses import span_loss
 from ..modeling_outputs import TFLongformerQuestionAnsweringModelOutput
-from .pretrained import TFLongformerPreTrainedModel, dense_weights
+from .pretrained_model import TFLongformerPreTrainedModel, dense_weights
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")

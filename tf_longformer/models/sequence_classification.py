@@ -8,7 +8,7 @@ from ..default_global_attention import cls_global_attention_mask
 from ..layers.heads import LongformerClassificationHead
 from ..losses import sequence_classification_loss
 from ..modeling_outputs import TFLongformerSequenceClassifierOutput
-from .pretrained import TFLongformerPreTrainedModel, prefixed
+from .pretrained_model import TFLongformerPreTrainedModel, prefixed
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")

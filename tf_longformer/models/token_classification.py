@@ -6,7 +6,7 @@ import keras
 
 from ..losses import cross_entropy
 from ..modeling_outputs import TFLongformerTokenClassifierOutput
-from .pretrained import TFLongformerPreTrainedModel, dense_weights
+from .pretrained_model import TFLongformerPreTrainedModel, dense_weights
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")

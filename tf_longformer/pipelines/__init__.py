@@ -10,26 +10,25 @@ import importlib
 import os
 from typing import Any
 
-from ..tasks import get_task, task_of_architecture
+from ..tasks import TASK_ALIASES, get_task, task_of_architecture
 from .base import DEMO_MODEL_DIR, DeviceScope, Pipeline, load_model, load_tokenizer, resolve_device
 
-# task -> (module, pipeline class, uses the demo model when model=None); the model class of a task is in
-# tf_longformer.tasks, shared with export and the command line
-TASKS: dict[str, tuple[str, str, bool]] = {
+# task -> (module, pipeline class, uses the demo model when model=None); names, aliases and model classes
+# of the tasks are in tf_longformer.tasks, shared with export and the command line
+PIPELINES: dict[str, tuple[str, str, bool]] = {
     "fill-mask": ("fill_mask", "FillMaskPipeline", True),
     "question-answering": ("question_answering", "QuestionAnsweringPipeline", False),
     "text-classification": ("text_classification", "TextClassificationPipeline", False),
     "token-classification": ("token_classification", "TokenClassificationPipeline", False),
     "feature-extraction": ("feature_extraction", "FeatureExtractionPipeline", True),
 }
-TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
 
 def normalize_task(task: str) -> str:
-    """The canonical task name of `task` or an alias; ValueError listing the tasks otherwise."""
+    """The canonical name of a pipeline task or alias; ValueError listing the pipeline tasks otherwise."""
     name = TASK_ALIASES.get(task, task)
-    if name not in TASKS:
-        known = sorted(set(TASKS) | set(TASK_ALIASES))
+    if name not in PIPELINES:
+        known = sorted(set(PIPELINES) | {alias for alias, name in TASK_ALIASES.items() if name in PIPELINES})
         raise ValueError(f"Unknown task {task!r}; available tasks: {', '.join(known)}")
     return name
 
@@ -48,7 +47,7 @@ def _infer_task(model: Any) -> str:
         architectures = [type(model).__name__.removeprefix("TF")]
     for architecture in architectures:
         task = task_of_architecture(architecture)
-        if task is not None and task.name in TASKS:
+        if task is not None and task.name in PIPELINES:
             return task.name
     raise ValueError(f"Cannot tell the task of this model (architectures: {architectures}); pass task=.")
 
@@ -90,7 +89,7 @@ def pipeline(task: str | None = None, model: Any = None, tokenizer: Any = None, 
         raise ValueError(f"framework={framework!r}: tf_longformer runs TensorFlow models only; pass framework='tf' "
                          "or leave it out (for PyTorch use transformers.pipeline).")
     task = normalize_task(task) if task is not None else _infer_task(model)
-    module_name, pipeline_name, has_demo = TASKS[task]
+    module_name, pipeline_name, has_demo = PIPELINES[task]
     if model is None and has_demo:
         if not os.path.isfile(os.path.join(DEMO_MODEL_DIR, "model.safetensors")):
             raise OSError(f"The demo model is missing from the installed package ({DEMO_MODEL_DIR}); pass model=.")
@@ -103,4 +102,4 @@ def pipeline(task: str | None = None, model: Any = None, tokenizer: Any = None, 
     return pipeline_class(model_object, tok, batch_size=batch_size, device=device, graph=graph, **kwargs)
 
 
-__all__ = ["DEMO_MODEL_DIR", "TASKS", "TASK_ALIASES", "Pipeline", "normalize_task", "pipeline"]
+__all__ = ["DEMO_MODEL_DIR", "PIPELINES", "Pipeline", "normalize_task", "pipeline"]

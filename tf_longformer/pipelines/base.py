@@ -101,7 +101,8 @@ def load_tokenizer(tokenizer: Any, fallback: Any = None):
 
 def load_model(model_class: type, model: Any, task: str, model_kwargs: dict | None = None):
     """A model of `model_class` from an object (returned as is), a folder / checkpoint / hub id, or None (demo)."""
-    from ..models.pretrained import TFLongformerPreTrainedModel
+    from ..loading import caller_reports_weights
+    from ..models.pretrained_model import TFLongformerPreTrainedModel
 
     if model is None:
         raise ValueError(f"The {task!r} pipeline has no default model; pass model= (a folder, a hub id or a model).")
@@ -114,16 +115,11 @@ def load_model(model_class: type, model: Any, task: str, model_kwargs: dict | No
     if task != "feature-extraction":
         return model_class.from_pretrained(model, **(model_kwargs or {}))
     # features are the last hidden state: a missing pooler or an unused task head does not matter here
-    logger = logging.getLogger("tf_longformer")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
+    with caller_reports_weights():
         loaded, info = model_class.from_pretrained(model, output_loading_info=True, **(model_kwargs or {}))
-    finally:
-        logger.setLevel(level)
     missing = [k for k in info["missing_keys"] if not k.startswith("pooler.")]
     if missing:
-        logger.warning("Some weights of %s were not in the checkpoint and are newly initialised: %s.",
+        logging.getLogger("tf_longformer").warning("Some weights of %s were not in the checkpoint and are newly initialised: %s.",
                        model_class.__name__, missing)
     return loaded
 

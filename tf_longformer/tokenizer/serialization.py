@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from tokenizers import AddedToken, Tokenizer
 
+from ..hub import TOKENIZER_FILE_PATTERNS, resolve_model_folder, split_hub_options
+from .bpe_training import train_byte_level_bpe
 from .files import (
     MERGES_FILE,
     SPECIAL_TOKENS_MAP_FILE,
@@ -21,9 +23,7 @@ from .files import (
     TOKENIZER_FILE,
     VOCAB_FILE,
     read_tokenizer_config,
-    resolve_tokenizer_folder,
 )
-from .training import train_byte_level_bpe
 
 T = TypeVar("T", bound="TokenizerFilesMixin")
 
@@ -104,8 +104,9 @@ class TokenizerFilesMixin:
 
         Reads `tokenizer.json` (preferred) or `vocab.json` + `merges.txt`, and `tokenizer_config.json` /
         `special_tokens_map.json` when present (`model_max_length`, `add_prefix_space`, special tokens, ...).
-        Hub ids are fetched with `huggingface_hub.snapshot_download` (tokenizer files only); with
-        `HF_HUB_OFFLINE=1` only the cache is used, and a repo that is not cached raises a clear `OSError`.
+        Hub ids are resolved by `tf_longformer.hub` as for models (tokenizer files only); with
+        `HF_HUB_OFFLINE=1` or `TRANSFORMERS_OFFLINE=1` only the cache is used, and a repo that is not cached
+        raises a clear `OSError`.
 
         Args:
             pretrained_model_name_or_path: Folder or repo id (e.g. `"allenai/longformer-base-4096"`).
@@ -115,7 +116,8 @@ class TokenizerFilesMixin:
             token: Hub token for private / gated repos.
             revision: Branch, tag or commit.
             subfolder: Folder inside the repo.
-            **kwargs: Constructor arguments overriding the config (e.g. `model_max_length=1024`,
+            **kwargs: `proxies` and the old `use_auth_token` go to the hub as for models; transformers-4
+                arguments with no effect here (`trust_remote_code`, ...) are ignored; the rest are constructor arguments overriding the config (e.g. `model_max_length=1024`,
                 `add_prefix_space=True`, `padding_side="left"`).
 
         Returns:
@@ -129,15 +131,11 @@ class TokenizerFilesMixin:
             >>> tok.model_max_length                                                          # doctest: +SKIP
             4096
         """
-        folder = resolve_tokenizer_folder(
-            pretrained_model_name_or_path,
-            subfolder=subfolder,
-            cache_dir=cache_dir,
-            revision=revision,
-            token=token,
-            local_files_only=local_files_only,
-            force_download=force_download,
-        )
+        hub_options, kwargs = split_hub_options(
+            kwargs, cache_dir=cache_dir, force_download=force_download, local_files_only=local_files_only,
+            token=token, revision=revision, subfolder=subfolder)
+        folder = Path(resolve_model_folder(pretrained_model_name_or_path, patterns=TOKENIZER_FILE_PATTERNS,
+                                           what="tokenizer", **hub_options))
         config = read_tokenizer_config(folder)
         init_kwargs: dict[str, Any] = {key: value for key, value in config.items() if key in CONFIG_KEYS}
         init_kwargs.update(kwargs)

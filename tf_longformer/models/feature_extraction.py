@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from ..modeling_outputs import TFLongformerBaseModelOutputWithPooling
-from .pretrained import TFLongformerPreTrainedModel
+from .pretrained_model import TFLongformerPreTrainedModel
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")

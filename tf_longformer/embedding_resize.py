@@ -12,6 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from .private_apis import tracking_unlocked
 from .quantization import quantization_mode
 
 
@@ -19,16 +20,11 @@ def _replace_attribute(parent: keras.layers.Layer, name: str, value: Any) -> Non
     """Set `parent.name = value` on a built layer, untracking what was there.
 
     Keras locks a built layer's state against new variables / sub-layers; a resize is the one deliberate
-    exception, so the lock is lifted for this assignment only (Keras' private `_tracker`).
+    exception, so the lock is lifted for this assignment only.
     """
-    old = getattr(parent, name)
-    tracker = parent._tracker
-    tracker.unlock()
-    try:
-        tracker.untrack(old)
+    with tracking_unlocked(parent) as tracker:
+        tracker.untrack(getattr(parent, name))
         setattr(parent, name, value)
-    finally:
-        tracker.lock()
 
 
 def _new_table(old: keras.layers.Embedding, rows: np.ndarray, initializer_range: float) -> keras.layers.Embedding:
@@ -102,12 +98,9 @@ def _set_vocab_size(model, vocab_size: int) -> None:
 
 def _resize_lm_head(lm_head, vocab_size: int) -> None:
     bias = _grown(lm_head.bias.numpy(), vocab_size, np.zeros((vocab_size,), lm_head.bias.dtype))
-    lm_head._tracker.unlock()
-    try:
+    with tracking_unlocked(lm_head):
         del lm_head.bias  # Keras untracks a deleted variable
         lm_head.bias = lm_head.add_weight(name="bias", shape=(vocab_size,), initializer="zeros")
-    finally:
-        lm_head._tracker.lock()
     lm_head.bias.assign(bias)
     if lm_head.decoder is not None:
         old = lm_head.decoder

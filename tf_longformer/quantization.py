@@ -34,6 +34,8 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from .private_apis import layers_of
+
 #: Modes `quantize_model` accepts.
 MODES = ("int8", "int4")
 #: Default int4 group size (input features sharing one scale and zero point).
@@ -47,7 +49,7 @@ class QuantizationError(ValueError):
 
 def quantizable_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
     """The `Dense` and `Embedding` layers of `model` (exactly those classes, as Keras quantizes only them)."""
-    return [layer for layer in model._flatten_layers() if type(layer) in _QUANTIZABLE]
+    return [layer for layer in layers_of(model) if type(layer) in _QUANTIZABLE]
 
 
 def quantization_mode(model: keras.layers.Layer) -> str | None:

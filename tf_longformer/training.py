@@ -29,8 +29,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import tensorflow as tf
-from keras.src.losses.loss import scale_loss_for_distribution
-from keras.src.trainers.data_adapters import data_adapter_utils
+
+from .private_apis import (
+    additional_loss,
+    compiled_loss,
+    in_multi_worker_mode,
+    pack_x_y_sample_weight,
+    scale_loss_for_distribution,
+    unpack_x_y_sample_weight,
+)
 
 SPAN_LABELS = ("start_positions", "end_positions")
 SPAN_OUTPUTS = ("start_logits", "end_logits")
@@ -115,13 +122,13 @@ def move_y_into_inputs(model: Any, data: Any) -> Any:
         The batch with `y` moved into `x`; with a compiled loss, the batch with a `y` dict in the structure
         of the main output (see `targets_as_outputs`).
     """
-    x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+    x, y, sample_weight = unpack_x_y_sample_weight(data)
     if y is None:
         return data
-    if getattr(model, "_compile_loss", None) is not None:
+    if compiled_loss(model) is not None:
         if not isinstance(y, Mapping):
             return data
-        return data_adapter_utils.pack_x_y_sample_weight(x, targets_as_outputs(model, y), sample_weight)
+        return pack_x_y_sample_weight(x, targets_as_outputs(model, y), sample_weight)
     names = label_names(model)
     if not isinstance(x, Mapping):
         x = {"input_ids": x}
@@ -139,7 +146,7 @@ def move_y_into_inputs(model: Any, data: Any) -> Any:
         y = {names[0]: y}
     for name, value in y.items():
         x.setdefault(name, value)
-    return data_adapter_utils.pack_x_y_sample_weight(x, None, sample_weight)
+    return pack_x_y_sample_weight(x, None, sample_weight)
 
 
 def model_loss(y_pred: Any) -> tf.Tensor | None:
@@ -158,7 +165,7 @@ def hf_style_loss(model: Any, y_pred: Any, sample_weight: Any) -> tf.Tensor:
         )
     loss = scale_loss_for_distribution(tf.cast(model_loss(y_pred), tf.float32))
     for extra in model.losses:
-        loss += model._aggregate_additional_loss(extra)
+        loss += additional_loss(model, extra)
     return loss
 
 
@@ -235,6 +242,6 @@ def logs_for_strategy(logs: Any) -> Any:
     """
     strategy = tf.distribute.get_strategy()
     if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.extended._in_multi_worker_mode()):
+            and in_multi_worker_mode(strategy)):
         return logs
     return tf.nest.map_structure(lambda v: tf.reshape(v, [1]) if tf.is_tensor(v) and v.shape.rank == 0 else v, logs)

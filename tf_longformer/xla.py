@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import tensorflow as tf
-from tensorflow.python.framework import ops
-from tensorflow.python.ops import control_flow_util
+
+from .private_apis import graph_is_xla_compiled
 
 
 def in_xla_context() -> bool:
@@ -15,4 +15,4 @@ def in_xla_context() -> bool:
     """
     if tf.executing_eagerly():
         return False
-    return bool(control_flow_util.GraphOrParentsInXlaContext(ops.get_default_graph()))
+    return graph_is_xla_compiled()

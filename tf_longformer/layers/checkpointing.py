@@ -17,14 +17,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-
-def _seed_states(layer: keras.layers.Layer) -> list:
-    """The seed-generator state variables of `layer` and its sub-layers (dropout randomness)."""
-    states = []
-    for sub in layer._flatten_layers(include_self=True):
-        for generator in getattr(sub, "_seed_generators", ()):
-            states.append(generator.state)
-    return states
+from ..private_apis import seed_states
 
 
 def checkpointed_layer_call(layer: keras.layers.Layer, hidden_states: tf.Tensor, **kwargs: Any):
@@ -43,7 +36,7 @@ def checkpointed_layer_call(layer: keras.layers.Layer, hidden_states: tf.Tensor,
         >>> out, _, _ = checkpointed_layer_call(layer, hidden, is_index_masked=mask, slots=slots,
         ...                                     training=True)  # doctest: +SKIP
     """
-    states = _seed_states(layer)
+    states = seed_states(layer)
     seeds_before = [tf.identity(state.value) for state in states]
     structure: list = []
     calls = [0]

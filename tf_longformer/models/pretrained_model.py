@@ -14,6 +14,7 @@ import tensorflow as tf
 from ..configuration import LongformerConfig
 from ..hub_upload import PushToHubMixin
 from ..modeling_outputs import ModelOutput
+from ..private_apis import ReplicaBatchBuildMixin, compiled_loss, layers_of
 from ..training import (
     HF_OWN_LOSS,
     first_replica_batch,
@@ -31,7 +32,7 @@ from .call_inputs import call_arguments
 from .transformers_api import TransformersModelMixin
 
 
-class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, keras.Model):
+class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, ReplicaBatchBuildMixin, keras.Model):
     """Base class of the six models: the backbone, the shared `call`, training hooks, load and save.
 
     A task model adds only what is its own (as keras-hub's task models do): its layers (built in
@@ -219,7 +220,7 @@ class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, keras.
         loss on the main output (`logits`, `(start_logits, end_logits)` or `last_hidden_state`)."""
         if y is None and model_loss(y_pred) is not None:
             return hf_style_loss(self, y_pred, sample_weight)
-        if self._compile_loss is None:
+        if compiled_loss(self) is None:
             raise ValueError(
                 "No loss to train on: put the labels in the input dict (`labels`, or `start_positions` and "
                 "`end_positions`) to use the model's own loss, or compile(loss=...) and give (x, y) batches."
@@ -233,14 +234,10 @@ class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, keras.
             return self.get_metrics_result()
         return super().compute_metrics(x, y_true, predictions, sample_weight)
 
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        """Keras' build step under tf.distribute, fed one replica's part of a batch (see
-        `training.first_replica_batch`: Keras' own cross-replica mean fails under MultiWorkerMirroredStrategy)."""
-        if iterator is not None and self._distribute_strategy is not None:
-            with self._distribute_strategy.scope():
-                data_batch = first_replica_batch(iterator)
-            iterator = None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+    def replica_build_batch(self, iterator):
+        """The batch Keras' build step runs on under tf.distribute: one replica's part (see
+        `training.first_replica_batch`)."""
+        return first_replica_batch(iterator)
 
     # --- gradient checkpointing (Hugging Face names) ------------------------------------------------
 
@@ -266,7 +263,7 @@ class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, keras.
 
     def _set_gradient_checkpointing(self, value: bool) -> None:
         self.config.gradient_checkpointing = value
-        for layer in self._flatten_layers():
+        for layer in layers_of(self):
             layer_config = getattr(layer, "config", None)
             if layer_config is not None and layer_config is not self.config:
                 layer_config.gradient_checkpointing = value

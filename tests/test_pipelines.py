@@ -10,6 +10,7 @@ so that one is compared with outputs of transformers 4.57.1's recorded in `tests
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 
@@ -307,6 +308,22 @@ def test_model_object_folder_and_errors(folders, fill_pair):
     if not tf.config.list_physical_devices("GPU"):
         with pytest.raises(ValueError, match="TensorFlow sees 0 GPU"):
             pipeline("fill-mask", model=model, tokenizer=tok, device="gpu")
+
+
+def test_feature_extraction_load_keeps_the_logger_level(folders, caplog, monkeypatch):
+    """Features from a masked-LM folder: the missing pooler and the unused LM head are not reported, and
+    the package logger's level is left alone (other threads' loads still warn)."""
+    from tf_longformer import TFLongformerModel
+
+    logger = logging.getLogger("tf_longformer")
+    with caplog.at_level(logging.WARNING, logger="tf_longformer"):
+        level_changes = []
+        monkeypatch.setattr(logger, "setLevel", level_changes.append)
+        pipeline("feature-extraction", model=folders["fill-mask"])
+        assert level_changes == [] and caplog.records == []
+        TFLongformerModel.from_pretrained(folders["fill-mask"])
+        messages = " ".join(record.getMessage() for record in caplog.records)
+        assert "pooler" in messages and "lm_head" in messages
 
 
 def test_hub_ids_resolve_through_the_cache(folders, tmp_path, monkeypatch):

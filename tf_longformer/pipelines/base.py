@@ -119,8 +119,8 @@ def load_model(model_class: type, model: Any, task: str, model_kwargs: dict | No
         loaded, info = model_class.from_pretrained(model, output_loading_info=True, **(model_kwargs or {}))
     missing = [k for k in info["missing_keys"] if not k.startswith("pooler.")]
     if missing:
-        logging.getLogger("tf_longformer").warning("Some weights of %s were not in the checkpoint and are newly initialised: %s.",
-                       model_class.__name__, missing)
+        logging.getLogger("tf_longformer").warning(
+            "Some weights of %s were not in the checkpoint and are newly initialised: %s.", model_class.__name__, missing)
     return loaded
 
 

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when load
 from process_memory import peak_rss_bytes, rss_bytes  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MIB = 2**20
 
 # longformer-base-4096 shape
 BASE = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
@@ -34,14 +35,6 @@ BASE_TOKENS = 4096
 SMALL = dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
              attention_window=64, max_position_embeddings=1026, type_vocab_size=1, num_labels=2)
 SMALL_TOKENS = 1024
-
-
-def _rss_mb() -> float:
-    return rss_bytes() / 2**20
-
-
-def _peak_rss_mb() -> float:
-    return peak_rss_bytes() / 2**20
 
 
 def child(args) -> None:
@@ -69,7 +62,7 @@ def child(args) -> None:
 
 def _measure_steps(impl: str, args, step) -> None:
     """Run `args.steps` training steps (`step()` returns the loss) and print this process's JSON row."""
-    baseline = _rss_mb()
+    baseline = rss_bytes() / MIB
     losses, times = [], []
     for _ in range(args.steps):
         start = time.perf_counter()
@@ -77,8 +70,8 @@ def _measure_steps(impl: str, args, step) -> None:
         times.append(time.perf_counter() - start)
     print(json.dumps({
         "impl": impl, "gradient_checkpointing": bool(args.checkpointing),
-        "baseline_rss_mb": round(baseline, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
-        "step_peak_over_baseline_mb": round(_peak_rss_mb() - baseline, 1),
+        "baseline_rss_mb": round(baseline, 1), "peak_rss_mb": round(peak_rss_bytes() / MIB, 1),
+        "step_peak_over_baseline_mb": round(peak_rss_bytes() / MIB - baseline, 1),
         "first_step_s": round(times[0], 2), "step_s": round(times[-1], 2), "losses": losses,
     }))
 

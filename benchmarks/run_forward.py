@@ -8,8 +8,8 @@ Each configuration runs in a fresh process (`forward_worker.py`): median of 3 ti
 warm-up, peak RSS, RSS after loading and after the warm-up. The target length (4096) runs in 3 rounds and
 the global-token sweep in 2, round-robin over the implementations, so that a drift in the speed of shared
 cores during the run does not favour whoever ran at a quiet moment; the rows pool all rounds. The plain
-matmul that the useful FLOP/s are compared with runs in the target length's rounds too (one reading at
-the start of a run once measured 107 GFLOP/s where the rounds measured 160-170). Also runs
+matmul that the useful FLOP/s are compared with runs in the target length's rounds too (a single reading
+taken at the start of a run is not representative of the rounds on shared cores). Also runs
 the training-step benchmark (`train_memory.py`). Writes `benchmarks/results/forward.{json,md,png}`.
 transformers 4.x TF runs when a virtual environment with it exists (`--tf457-python`, default
 `/work/venvs/tf457/bin/python`; see benchmarks/README.md to create one).

@@ -32,8 +32,8 @@ print("trained")
 
 @pytest.mark.slow
 def test_fit_prints_no_type_inference_warning():
-    """A tf.cond between the two forms of the global rows made every `fit` print "Type inference failed ...
-    layer_0/self/cond" (its gradient exposes intermediates of different dtypes); training now uses one form."""
+    """Training uses one form of the global rows: a tf.cond between the two forms makes every `fit` print
+    "Type inference failed ... layer_0/self/cond" (its gradient exposes intermediates of different dtypes)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0",
            "PYTHONPATH": os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", FIT], capture_output=True, text=True, env=env, cwd=REPO, timeout=600)

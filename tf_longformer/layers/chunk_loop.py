@@ -8,9 +8,9 @@ the cache: a `(512, 768) x (768, 3072)` matmul runs ~15 % faster per row than th
 
 The chunks start at `0, chunk, 2 chunk, ...`; the last one starts at `total - chunk` and may overlap the one
 before it, and only its entries past the previous chunk are kept, so `total` need not be a multiple of
-`chunk`. The outputs are written to `TensorArray`s: a scatter into a loop-carried output was copied whole on
-every iteration under XLA (quadratic in the length), and a zero-initialised output got hoisted for all
-layers at once.
+`chunk`. The outputs are written to `TensorArray`s: under XLA a scatter into a loop-carried output is copied
+whole on every iteration (quadratic in the length), and a zero-initialised output is hoisted for all layers
+at once.
 """
 
 from __future__ import annotations

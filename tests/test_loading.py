@@ -182,6 +182,19 @@ def test_hub_id_offline_without_cache_is_a_clear_error(tmp_path, monkeypatch):
         tf_longformer.TFLongformerModel.from_pretrained("./does/not/exist")
 
 
+def test_transformers_offline_alone_keeps_models_and_tokenizers_off_the_network(tmp_path, monkeypatch):
+    """One resolver for both: `TRANSFORMERS_OFFLINE=1` without `HF_HUB_OFFLINE` means the cache only."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False, raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    for load in (tf_longformer.TFLongformerModel.from_pretrained,
+                 tf_longformer.LongformerTokenizerFast.from_pretrained):
+        with pytest.raises(OSError, match="TRANSFORMERS_OFFLINE is set") as info:
+            load("allenai/longformer-base-4096")
+        assert "not in the Hugging Face cache" in str(info.value)
+
+
 def test_hub_id_from_local_cache(reference_factory, tmp_path, monkeypatch):
     """A hub id resolves through the Hugging Face cache layout with no network (HF_HUB_OFFLINE=1)."""
     _, folder = reference_factory("TFLongformerModel")

@@ -241,7 +241,9 @@ class LongformerSelfAttention(keras.layers.Layer):
 
             return attend(scores, values)
 
-        factored_form = self._factored_global_rows(slots.num_slots)
+        # Training uses one form: in a gradient graph a tf.cond exposes both branches' intermediates, which
+        # differ in dtype here, and TensorFlow's type inference then warns "Type inference failed" in every fit.
+        factored_form = False if training else self._factored_global_rows(slots.num_slots)
         if isinstance(factored_form, bool):
             out, probs = factored() if factored_form else projected()
         else:

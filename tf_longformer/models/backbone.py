@@ -16,8 +16,11 @@ from ..global_attention import compute_global_slots
 from ..input_checks import (
     InvalidInputError,
     check_index_range,
+    check_mask,
+    check_not_empty,
     check_same_shape,
     check_sequence_length,
+    vocabulary_hint,
 )
 from ..layers.checkpointing import checkpointed_layer_call
 from ..layers.chunk_loop import traced_inference
@@ -128,7 +131,6 @@ class TFLongformerMainLayer(keras.layers.Layer):
                     f"input_ids must have shape (batch, sequence_length), got rank {input_ids.shape.rank} "
                     f"({input_ids.shape}); add a batch axis with input_ids[None]."
                 )
-            input_ids = tf.cast(input_ids, tf.int32)
             shape_source, shape_name = input_ids, "input_ids"
         else:
             inputs_embeds = tf.convert_to_tensor(inputs_embeds)
@@ -144,32 +146,42 @@ class TFLongformerMainLayer(keras.layers.Layer):
 
         batch = _static_or_dynamic(shape_source, 0)
         seq_len = _static_or_dynamic(shape_source, 1)
+        shape_source = check_not_empty(shape_source, batch, seq_len, shape_name)
         check_sequence_length(seq_len, c.max_sequence_length)
         shape = tf.shape(shape_source)
 
+        # every value is checked in its own dtype, before a cast to int32 could wrap it around
         bad_rows = tf.zeros(shape[:1], tf.bool)
         if input_ids is not None:
+            input_ids = shape_source
             bad_rows |= check_index_range(
-                input_ids, c.vocab_size, "input_ids",
-                f"this model's vocabulary has {c.vocab_size} ids: use the tokenizer that belongs to the model.",
+                input_ids, c.vocab_size, "input_ids", vocabulary_hint(c.vocab_size))
+            input_ids = tf.cast(input_ids, tf.int32)
+        attention_mask, failing = check_mask(attention_mask, "attention_mask")
+        bad_rows |= failing
+        global_attention_mask, failing = check_mask(global_attention_mask, "global_attention_mask")
+        bad_rows |= failing
+        if attention_mask is None:
+            attention_mask = tf.ones(shape, tf.int32)
+        if token_type_ids is None:
+            token_type_ids = tf.zeros(shape, tf.int32)
+        else:
+            bad_rows |= check_index_range(
+                token_type_ids, c.type_vocab_size, "token_type_ids",
+                f"this model has {c.type_vocab_size} token type(s); RoBERTa-style models use only 0.",
             )
-        attention_mask = tf.ones(shape, tf.int32) if attention_mask is None else tf.cast(attention_mask, tf.int32)
-        token_type_ids = tf.zeros(shape, tf.int32) if token_type_ids is None else tf.cast(token_type_ids, tf.int32)
-        bad_rows |= check_index_range(
-            token_type_ids, c.type_vocab_size, "token_type_ids",
-            f"this model has {c.type_vocab_size} token type(s); RoBERTa-style models use only 0.",
-        )
+            token_type_ids = tf.cast(token_type_ids, tf.int32)
         if global_attention_mask is not None:
-            # 0 padding, 1 local, 2 global (transformers' _merge_to_attention_mask)
-            attention_mask = attention_mask * (tf.cast(global_attention_mask, tf.int32) + 1)
+            # 0 padding, 1 local, 2 global (transformers' _merge_to_attention_mask; 2 * 2 is global too)
+            attention_mask = tf.minimum(attention_mask * (global_attention_mask + 1), 2)
         if position_ids is None:
             position_ids = self._default_position_ids(input_ids, shape)
         else:
-            position_ids = tf.cast(position_ids, tf.int32)
             bad_rows |= check_index_range(
                 position_ids, c.max_position_embeddings, "position_ids",
                 f"the position table has {c.max_position_embeddings} rows.",
             )
+            position_ids = tf.cast(position_ids, tf.int32)
         safe_ids = None if input_ids is None else tf.clip_by_value(input_ids, 0, c.vocab_size - 1)
         token_type_ids = tf.clip_by_value(token_type_ids, 0, c.type_vocab_size - 1)
         position_ids = tf.clip_by_value(position_ids, 0, c.max_position_embeddings - 1)

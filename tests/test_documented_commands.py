@@ -373,14 +373,23 @@ def check_qa_export(folder: str, reader: Reader, qa_folder: str | None = None) -
     assert max_abs_diff(out["start_logits"], start) <= TOL and max_abs_diff(out["end_logits"], end) <= TOL
 
 
-def check_onnx(path: str, reader: Reader) -> None:
+def check_onnx(path: str, reader: Reader, global_attention: bool = False, dtype=np.int32) -> None:
+    """An ONNX file of the QA checkpoint in onnxruntime: PyTorch's logits (the documented request, and with
+    global attention on `<s>` and the last token for the `with_global_attention` signature)."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    ids = np.array(REQUEST_IDS, np.int32)
-    outputs = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+    ids = np.array(REQUEST_IDS, dtype)
+    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+    glob = None
+    if global_attention:
+        glob = np.zeros_like(ids)
+        glob[0, [0, 9]] = 1
+        feed["global_attention_mask"] = glob
+    assert {i.name for i in session.get_inputs()} == set(feed)
+    outputs = session.run(None, feed)
     named = dict(zip([o.name for o in session.get_outputs()], outputs, strict=True))
-    start, end = reader.qa_outputs(REQUEST_IDS)
+    start, end = reader.qa_outputs(REQUEST_IDS, feed["attention_mask"], glob)
     assert max_abs_diff(named["start_logits"], start) <= TOL and max_abs_diff(named["end_logits"], end) <= TOL
 
 
@@ -480,7 +489,7 @@ def run_export(run: DocRun, snippet: Snippet, sub: bool):
         check_qa_export(folder, run.reader)
     if "--onnx" in argv:
         onnx_path = run.path(argv[argv.index("--onnx") + 1])
-        assert printed[1] == onnx_path, printed
+        assert run.path(printed[1]) == onnx_path, printed
         check_onnx(onnx_path, run.reader)
 
 
@@ -530,6 +539,15 @@ def run_quantize(run: DocRun, snippet: Snippet, sub: bool):
     np.testing.assert_allclose(loaded(input_ids=ids).logits, expected(input_ids=ids).logits, atol=1e-6)
 
 
+def run_debug(run: DocRun, snippet: Snippet, sub: bool):
+    """`--debug` after the command shows the traceback (in-process: the exception itself), without it one line."""
+    command = snippet.text.replace("...", "--task fill-mask --model ./no-such-model")
+    with pytest.raises(OSError, match="no-such-model"):
+        run.sh(command, sub)
+    result = run.sh(command.replace(" --debug", ""), sub)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no-such-model" in result.stderr, result.stderr
+
+
 def run_saved_model_cli(run: DocRun, snippet: Snippet, sub: bool):
     result = run.sh(snippet.text, True).ok()
     if " show " in snippet.text:
@@ -567,6 +585,7 @@ SHELL_CASES = {  # documented command -> check(run, snippet, as_subprocess)
     "tf-longformer elongate ./roberta-longformer-4096 ./longformer-16k --max-length 16384": run_elongate,
     "tf-longformer quantize allenai/longformer-base-4096 longformer-int8.keras --mode int8": run_quantize,
     "tf-longformer quantize ... --mode int3": run_quantize,
+    "tf-longformer run --debug ...": run_debug,
     "saved_model_cli show --dir /models/longformer_qa/1 --all": run_saved_model_cli,
     "saved_model_cli run --dir /models/longformer_qa/1 --tag_set serve --signature_def serving_default "
     "--input_exprs 'input_ids=[[0, 31, 7, 2, 2, 45, 12, 9, 33, 2]];attention_mask=[[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]]'":
@@ -648,6 +667,7 @@ def _serving_load_block(run: DocRun, values: dict):
 
 def _onnx_block(run: DocRun, values: dict):
     check_onnx(os.path.join(run.cwd, "longformer_qa.onnx"), run.reader)
+    check_onnx(os.path.join(run.cwd, "qa_global.onnx"), run.reader, global_attention=True, dtype=np.int64)
 
 
 def _tokenizer_prelude(run: DocRun):
@@ -738,7 +758,7 @@ PYTHON_CASES = {
     ("docs/quantization.md", 'model.quantize("int4")'): (None, _quantization_block),
     ("docs/serving.md", "path = export_saved_model(model,"): (None, _serving_export_block),
     ("docs/serving.md", "serve = tf.saved_model.load("): (_serving_load_prelude, _serving_load_block),
-    ("docs/serving.md", "export_onnx(\"/models/longformer_qa/1\""): (None, _onnx_block),
+    ("docs/serving.md", "export_onnx(model, \"qa_global.onnx\""): (None, _onnx_block),
     ("docs/tokenizer.md", "tok.batch_decode("): (_tokenizer_prelude, _tokenizer_block_1),
     ("docs/tokenizer.md", "for row, sample in enumerate(enc[\"overflow_to_sample_mapping\"]):"):
         (None, _tokenizer_block_2),

@@ -74,11 +74,13 @@ def test_onnx_matches_pytorch(saved_models, name, tmp_path):
     assert worst <= TOL, worst
     print(f"ONNX ({name}) vs PyTorch: max abs diff {worst:.3g}")
 
-    # tf2onnx drops TensorFlow's Assert ops; an out-of-vocabulary row still comes back as NaN, not numbers
-    feed = {k: arrays[k].astype(np.int32) for k in inputs}
-    feed["input_ids"][1, 1] = 75
-    got = dict(zip(names, session.run(None, feed), strict=True))
-    assert np.isnan(got["start_logits"][1]).all() and not np.isnan(got["start_logits"][0]).any()
+    # tf2onnx drops TensorFlow's Assert ops; an out-of-vocabulary id or a bad mask value still makes its row
+    # NaN, not numbers
+    for name, value in (("input_ids", 75), ("global_attention_mask", 3)):
+        feed = {k: arrays[k].astype(np.int32) for k in inputs}
+        feed[name][1, 1] = value
+        got = dict(zip(names, session.run(None, feed), strict=True))
+        assert np.isnan(got["start_logits"][1]).all() and not np.isnan(got["start_logits"][0]).any(), name
 
 
 @pytest.mark.slow
@@ -96,4 +98,5 @@ def test_notebook_export_and_serve_runs(tmp_path):
     text = "\n".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "signature_def['serving_default']" in text and "signature_def['with_global_attention']" in text
     assert "max |SavedModel - Keras| =" in text
+    assert "text signature == pipeline:" in text  # the text signature's fill-mask answer
     assert sorted(os.listdir(work / "models" / "longformer_qa")) == ["1", "2"]

@@ -279,8 +279,19 @@ class LongformerConfig:
         merged.update(overrides)
         return cls(**merged)
 
-    def to_json_string(self) -> str:
+    def to_json_string(self, use_diff: bool = True) -> str:
+        """The config as `config.json` text (every field; `use_diff` is accepted for transformers
+        compatibility, a full file loads the same)."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    def to_json_file(self, json_file_path: str | os.PathLike, use_diff: bool = True) -> None:
+        """Write the config to `json_file_path` (atomically)."""
+        atomic_write_text(json_file_path, self.to_json_string(use_diff))
+
+    @classmethod
+    def from_json_file(cls, json_file: str | os.PathLike) -> LongformerConfig:
+        """Read a config from a JSON file (e.g. a `config.json`)."""
+        return cls.from_pretrained(json_file)
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         """Write `config.json` (atomically) into `save_directory`."""
@@ -288,23 +299,26 @@ class LongformerConfig:
         atomic_write_text(os.path.join(save_directory, "config.json"), self.to_json_string())
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike, **overrides: Any) -> LongformerConfig:
+    def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> LongformerConfig:
         """Read `config.json` from a folder, a file, or a Hugging Face hub id (cache first).
 
         Args:
             name_or_path: folder holding `config.json`, the file itself, or a hub id.
-            **overrides: fields that replace those in the file.
+            **kwargs: fields that replace those in the file, and the hub arguments of transformers
+                (`cache_dir`, `revision`, `subfolder`, `token`, `local_files_only`, `force_download`).
 
         Returns:
             LongformerConfig.
         """
-        from .hub import resolve_model_folder  # late import: hub access only when asked for
+        # late import: hub access only when asked for
+        from .hub import resolve_model_folder, split_hub_options
 
+        hub_options, overrides = split_hub_options(kwargs)
         path = os.fspath(name_or_path)
         if os.path.isfile(path):
             config_file = path
         else:
-            config_file = os.path.join(resolve_model_folder(path, need=("config.json",)), "config.json")
+            config_file = os.path.join(resolve_model_folder(path, need=("config.json",), **hub_options), "config.json")
         try:
             with open(config_file, encoding="utf-8") as f:
                 config_dict = json.load(f)

@@ -44,16 +44,19 @@ def _align_prefix(tensors: dict[str, np.ndarray], model_keys: set[str]) -> dict[
     return out
 
 
-def assign_hf_weights(model, tensors: dict[str, np.ndarray], strict: bool = False) -> dict[str, list[str]]:
+def assign_hf_weights(model, tensors: dict[str, np.ndarray], strict: bool = False,
+                      ignore_mismatched_sizes: bool = False) -> dict[str, list[str]]:
     """Copy PyTorch-named arrays into `model`'s variables.
 
     Args:
         model: a TFLongformer* model.
         tensors: name → array, in PyTorch naming and layout.
         strict: raise on any missing or unexpected tensor.
+        ignore_mismatched_sizes: skip tensors of another shape (the model keeps its initial values; they
+            are listed in a warning) instead of raising.
 
     Returns:
-        `{"missing_keys": [...], "unexpected_keys": [...]}`.
+        `{"missing_keys": [...], "unexpected_keys": [...], "mismatched_keys": [...]}`.
 
     Raises:
         WeightsMismatchError: a tensor of the wrong shape (names the tensor and both shapes), encoder or
@@ -80,7 +83,11 @@ def assign_hf_weights(model, tensors: dict[str, np.ndarray], strict: bool = Fals
         variable.assign(value.astype(variable.dtype))
     unexpected = sorted(n for n in tensors if n not in targets and not n.endswith(_IGNORED_SUFFIXES))
     _refuse_unused_encoder_weights(model, unexpected)
-    if mismatched:
+    if mismatched and ignore_mismatched_sizes:
+        logger.warning("Some weights of %s were not loaded because their shapes differ, and are newly "
+                       "initialised: %s. Train the model before using it for predictions.",
+                       type(model).__name__, mismatched)
+    elif mismatched:
         raise WeightsMismatchError(
             "Checkpoint tensors have the wrong shape for this model (is config.json the checkpoint's own?): "
             + "; ".join(mismatched)
@@ -98,7 +105,8 @@ def assign_hf_weights(model, tensors: dict[str, np.ndarray], strict: bool = Fals
                        "Train the model before using it for predictions.", type(model).__name__, missing)
     if unexpected:
         logger.warning("Some checkpoint weights were not used by %s: %s.", type(model).__name__, unexpected)
-    return {"missing_keys": missing, "unexpected_keys": unexpected}
+    return {"missing_keys": missing, "unexpected_keys": unexpected,
+            "mismatched_keys": [m.split(":")[0] for m in mismatched]}
 
 
 def _is_encoder(name: str) -> bool:
@@ -125,6 +133,7 @@ def _refuse_unused_encoder_weights(model, unexpected: list[str]) -> None:
 
 def load_pretrained(cls, name_or_path: str | os.PathLike, config: LongformerConfig | None = None,
                     strict: bool = False, output_loading_info: bool = False, quantization: str | None = None,
+                    ignore_mismatched_sizes: bool = False, hub_options: dict[str, Any] | None = None,
                     **config_overrides: Any):
     """Implementation of `TFLongformer*.from_pretrained` (see there)."""
     if quantization is not None:
@@ -139,11 +148,12 @@ def load_pretrained(cls, name_or_path: str | os.PathLike, config: LongformerConf
         if not isinstance(model, cls):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}.")
         model = _quantized(model, quantization)
-        return (model, {"missing_keys": [], "unexpected_keys": []}) if output_loading_info else model
+        return (model, {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}) if output_loading_info \
+            else model
     if os.path.isfile(path):
         folder, weights_source = os.path.dirname(path) or ".", path
     else:
-        folder = resolve_model_folder(path, need=("config.json", "model.safetensors"))
+        folder = resolve_model_folder(path, need=("config.json", "model.safetensors"), **(hub_options or {}))
         weights_source = folder
     def read():  # config and weights of one version of the folder, even while a save replaces it
         return (read_config_json(folder) if config is None else None), read_checkpoint(weights_source)
@@ -156,7 +166,7 @@ def load_pretrained(cls, name_or_path: str | os.PathLike, config: LongformerConf
     fmt, files = find_checkpoint_files(folder) if weights_source == folder else ("file", [weights_source])
     logger.info("Loading %s from %s (%s, %d file(s))", cls.__name__, folder, fmt, len(files))
     model = cls(config)
-    info = assign_hf_weights(model, tensors, strict=strict)
+    info = assign_hf_weights(model, tensors, strict=strict, ignore_mismatched_sizes=ignore_mismatched_sizes)
     del tensors
     model = _quantized(model, quantization)
     return (model, info) if output_loading_info else model

@@ -15,7 +15,7 @@ import numpy as np
 
 from converters.atomic_folder import Writer, replace_in_folder, text_file
 from converters.checkpoint import is_safetensors_weights
-from converters.safetensors_io import save_safetensors
+from converters.safetensors_shards import safetensors_checkpoint_files
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -40,23 +40,26 @@ def hf_config_dict(model) -> dict:
     return config
 
 
-def checkpoint_files(model) -> dict[str, Writer]:
-    """The files of `model`'s Hugging Face checkpoint, name -> writer, for `replace_in_folder`.
+def checkpoint_files(model, max_shard_size: int | str = "5GB") -> dict[str, Writer]:
+    """The files of `model`'s Hugging Face checkpoint, name -> writer, for `replace_in_folder`: the weights
+    (`model.safetensors`, or shards + index past `max_shard_size`) and `config.json`.
 
     Raises:
         QuantizationError: the model is quantized (before anything is written).
+        ValueError: a `max_shard_size` that is not a positive size.
     """
     tensors = hf_state_dict(model)
     return {
-        WEIGHTS_NAME: lambda path: save_safetensors(tensors, path, metadata={"format": "pt"}),
+        **safetensors_checkpoint_files(tensors, max_shard_size, metadata={"format": "pt"}),
         CONFIG_NAME: text_file(json.dumps(hf_config_dict(model), indent=2) + "\n"),
     }
 
 
-def save_pretrained(model, save_directory: str | os.PathLike) -> None:
-    """Write `config.json` + `model.safetensors` into `save_directory` (created if needed), as one atomic step.
+def save_pretrained(model, save_directory: str | os.PathLike, max_shard_size: int | str = "5GB") -> None:
+    """Write `config.json` + `model.safetensors` into `save_directory` (created if needed), as one atomic step;
+    a model larger than `max_shard_size` is written as shards with `model.safetensors.index.json`.
 
     Weight files of an older save that the new one does not write (e.g. `model-00001-of-00002.safetensors`
     shards and their index) are removed in the same step, so no loader picks them up.
     """
-    replace_in_folder(save_directory, checkpoint_files(model), stale=is_safetensors_weights)
+    replace_in_folder(save_directory, checkpoint_files(model, max_shard_size), stale=is_safetensors_weights)

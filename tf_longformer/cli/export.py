@@ -3,6 +3,7 @@
 Example:
     tf-longformer export --model ./my-longformer-squad /models/longformer_qa
     tf-longformer export --model ./ckpt --task text-classification --int-dtype int64 /models/cls
+    tf-longformer export --model ./my-longformer-squad --text /models/longformer_qa   # + the `text` signature
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-hidden-states", action="store_true", help="also serve hidden_states_<i>")
     parser.add_argument("--allow-missing-weights", action="store_true",
                         help="export even if the checkpoint lacks the task head's weights (they would be random)")
+    parser.add_argument("--text", action="store_true",
+                        help="also serve the `text` signature: raw strings in, the task's answers out (the tokenizer "
+                             "runs inside the SavedModel; SRC needs its tokenizer files)")
+    parser.add_argument("--top-k", type=int, default=5, help="with --text, fill-mask: predictions per mask (default 5)")
+    parser.add_argument("--max-answer-len", type=int, default=15,
+                        help="with --text, question answering: longest answer in tokens (default 15)")
+    parser.add_argument("--doc-stride", type=int,
+                        help="with --text, question answering: tokens shared by the windows of a long context "
+                             "(default min(max_length // 2, 128))")
     parser.add_argument("--onnx", metavar="FILE",
                         help="also write serving_default as this ONNX file (needs tf2onnx; task outputs only)")
 
@@ -43,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     path = export_saved_model(
         model, args.out, task=task.name, version=args.version, include_attentions=args.include_attentions,
         include_hidden_states=args.include_hidden_states, int_dtype=args.int_dtype,
+        text=args.text, tokenizer=args.model if args.text else None, top_k=args.top_k,
+        max_answer_len=args.max_answer_len, doc_stride=args.doc_stride,
     )
     print(path)
     if args.onnx:

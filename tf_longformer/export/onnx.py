@@ -32,8 +32,8 @@ onnxruntime then fails ("Input shape:{0,128}" in `query_global`). Our `Reshape` 
 `allowzero=1` (opset 14 and later) and the reshape optimizer stays off.
 
 The request checks of the SavedModel are TensorFlow `Assert` ops, which tf2onnx drops: in ONNX an
-example with out-of-range ids or too many global tokens yields NaN rows (the model poisons them), but
-shape and mask-value checks are gone, so validate requests before calling the ONNX model.
+example with out-of-range ids or mask values yields NaN rows (the model poisons them), but shape checks
+are gone, so validate requests before calling the ONNX model.
 """
 
 from __future__ import annotations
@@ -143,13 +143,16 @@ def _tf2onnx_settings():
     from tf2onnx.constants import ENV_TF2ONNX_CATCH_ERRORS
 
     optimizers = getattr(tf2onnx.optimizer, "_optimizers", {})
-    removed = {name: optimizers.pop(name) for name in _OPTIMIZERS_OFF if name in optimizers}
+    saved = dict(optimizers)  # their order matters: restored as it was
+    for name in _OPTIMIZERS_OFF:
+        optimizers.pop(name, None)
     catch_errors = os.environ.get(ENV_TF2ONNX_CATCH_ERRORS)
     os.environ[ENV_TF2ONNX_CATCH_ERRORS] = "FALSE"
     try:
         yield
     finally:
-        optimizers.update(removed)
+        optimizers.clear()
+        optimizers.update(saved)
         if catch_errors is None:
             del os.environ[ENV_TF2ONNX_CATCH_ERRORS]
         else:
@@ -197,8 +200,7 @@ def export_onnx(model, output_path: str | os.PathLike, *, task: str | None = Non
     from converters.atomic import atomic_path
 
     from ..layers.layer_loop import layers_unrolled
-    from ..tasks import get_task, task_of_model
-    from .saved_model import _umask, load_for_export
+    from .saved_model import _umask, model_and_task
     from .signatures import as_int_dtype, build_signatures
 
     if _is_saved_model(model):
@@ -207,13 +209,7 @@ def export_onnx(model, output_path: str | os.PathLike, *, task: str | None = Non
     if opset < MIN_OPSET:
         raise ValueError(f"opset must be at least {MIN_OPSET} (Reshape with allowzero), got {opset}.")
     dtype = as_int_dtype(int_dtype)
-    if isinstance(model, (str, os.PathLike)):
-        model, task_obj = load_for_export(model, task, allow_missing_weights)
-    else:
-        task_obj = task_of_model(model)
-        if task is not None and get_task(task) != task_obj:
-            raise ValueError(f"task {task!r} does not match the model: a {type(model).__name__} serves "
-                             f"{task_obj.name!r}.")
+    model, task_obj = model_and_task(model, task, allow_missing_weights)
     with layers_unrolled():
         signatures = build_signatures(model, task_obj, dtype)
     if signature not in signatures:

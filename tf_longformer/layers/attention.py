@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from ..global_attention import GlobalSlots
+from ..head_mask import scale_heads, scale_merged_heads
 from .chunk_loop import map_row_chunks, traced_inference
 from .local_attention import NEG, local_rows, repeat_for_heads
 from .sliding_window import block_layout, skew_to_band, to_blocks
@@ -112,6 +113,7 @@ class LongformerSelfAttention(keras.layers.Layer):
         slots: GlobalSlots,
         output_attentions: bool = False,
         training: bool | None = None,
+        layer_head_mask: tf.Tensor | None = None,
     ):
         """Attend.
 
@@ -121,6 +123,7 @@ class LongformerSelfAttention(keras.layers.Layer):
             slots: the batch's `GlobalSlots`.
             output_attentions: also return the probabilities.
             training: dropout on.
+            layer_head_mask: `(heads,)` multipliers of each head's probabilities (see `head_mask.py`).
 
         Returns:
             `(output, local_probs, global_probs)`: output `(batch, n, hidden)`; when
@@ -179,11 +182,13 @@ class LongformerSelfAttention(keras.layers.Layer):
         rows_from_slots = tf.gather(table, tf.where(is_global, slots.slot_of_token + 1, 0), batch_dims=1)
         output = tf.where(is_global[:, :, None], rows_from_slots, local_out)
         output.set_shape(hidden_states.shape)
+        output = scale_merged_heads(output, layer_head_mask, self.head_dim)
 
         if not output_attentions:
             return output, None, None
         probs_band, probs_global = (tf.cast(x * tf.cast(inv_sum, x.dtype), compute_dtype) for x in (band, glob))
-        return output, self._local_probs_for_output(probs_global, probs_band, is_global, n), global_probs
+        local_probs = self._local_probs_for_output(probs_global, probs_band, is_global, n)
+        return output, scale_heads(local_probs, layer_head_mask, 1), scale_heads(global_probs, layer_head_mask, 1)
 
     def _factored_global_rows(self, num_slots) -> bool | tf.Tensor:
         """Use the factored form of the global rows when it is cheaper (see `_global_scores_and_values`)."""

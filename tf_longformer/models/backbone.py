@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from ..configuration import LongformerConfig
 from ..global_attention import compute_global_slots
+from ..head_mask import per_layer_head_masks
 from ..input_checks import (
     InvalidInputError,
     check_index_range,
@@ -108,6 +109,7 @@ class TFLongformerMainLayer(keras.layers.Layer):
         self,
         input_ids=None,
         attention_mask=None,
+        head_mask=None,
         global_attention_mask=None,
         token_type_ids=None,
         position_ids=None,
@@ -207,10 +209,11 @@ class TFLongformerMainLayer(keras.layers.Layer):
         hidden = tf.where(poison[:, None, None], tf.constant(np.nan, hidden.dtype), hidden)
 
         all_hidden, all_local, all_global = [], [], []
+        head_masks = iter(per_layer_head_masks(head_mask, c.num_hidden_layers, c.num_attention_heads))
         # gradient checkpointing (training only, as transformers): recompute each layer in the backward pass
         call_layer = checkpointed_layer_call if c.gradient_checkpointing and training is True else _call
         # traced inference without per-layer outputs: each run of identical layers is one loop in the program
-        loop = traced_inference(training) and not (output_attentions or output_hidden_states)
+        loop = traced_inference(training) and not (output_attentions or output_hidden_states or head_mask is not None)
         for run in runs_of_identical_layers(self.encoder_layers) if loop else [[x] for x in self.encoder_layers]:
             if len(run) > 1:
                 hidden = call_layers_in_loop(run, hidden, is_index_masked=is_index_masked, slots=slots)
@@ -219,7 +222,7 @@ class TFLongformerMainLayer(keras.layers.Layer):
                 all_hidden.append(hidden)
             hidden, local_probs, global_probs = call_layer(
                 run[0], hidden, is_index_masked=is_index_masked, slots=slots, output_attentions=output_attentions,
-                training=training,
+                training=training, layer_head_mask=next(head_masks),
             )
             if output_attentions:
                 all_local.append(local_probs[:, :, :seq_len])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -84,3 +85,52 @@ def max_abs_diff(ours, ref) -> float:
     ref = ref.detach().numpy() if hasattr(ref, "detach") else np.asarray(ref)
     assert ours.shape == ref.shape, f"shape {ours.shape} != reference {ref.shape}"
     return float(np.max(np.abs(ours.astype(np.float64) - ref.astype(np.float64)))) if ours.size else 0.0
+
+
+# --- skips: counted, explained, and only the allowed ones pass ----------------------------------------------
+# A skip hides a test that did not run. Only these (reason substrings) may skip; any other skip (e.g. a
+# dependency of the test extra that is not installed) makes `python -m pytest` fail after the summary.
+ALLOWED_SKIPS = {
+    "needs a GPU": "GPU-only checks run where a GPU is lent",
+}
+_SKIPS: list[tuple[str, str]] = []  # (test id, reason)
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_runtest_logreport(report):
+    # under pytest-xdist the controller receives every worker's reports through this hook too
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _SKIPS.append((report.nodeid, _skip_reason(report)))
+
+
+def _forbidden_skips() -> list[tuple[str, str]]:
+    return [(test, reason) for test, reason in _SKIPS if not any(allowed in reason for allowed in ALLOWED_SKIPS)]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if hasattr(session.config, "workerinput"):  # a pytest-xdist worker: the controller decides
+        return
+    if _forbidden_skips() and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if hasattr(config, "workerinput"):
+        return
+    reasons = Counter(reason for _, reason in _SKIPS)
+    terminalreporter.section(f"skipped tests: {len(_SKIPS)}")
+    for reason, count in reasons.most_common():
+        allowed = any(a in reason for a in ALLOWED_SKIPS)
+        terminalreporter.write_line(f"{count:4d} x {reason}{'' if allowed else '   <- NOT ALLOWED'}")
+    forbidden = _forbidden_skips()
+    if forbidden:
+        terminalreporter.write_line(
+            f"FAILED: {len(forbidden)} skip(s) not on the allow-list (tests/conftest.py ALLOWED_SKIPS); install "
+            "the test extra (pip install -e '.[test]') or fix the test:", red=True)
+        for test, reason in forbidden[:20]:
+            terminalreporter.write_line(f"  {test}: {reason}", red=True)

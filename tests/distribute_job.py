@@ -5,7 +5,8 @@ Usage:
         2 logical CPU devices, MirroredStrategy vs one device on the same global batches; writes the
         largest weight difference.
     TF_CONFIG=... python tests/distribute_job.py worker OUT.npz
-        one MultiWorkerMirroredStrategy worker; writes its final weights and losses.
+        one MultiWorkerMirroredStrategy worker; writes its final weights and losses (worker 0 also those of
+        the same training on one device, `single_*`).
 
 It runs in its own process because logical devices and the collective runtime must be configured before
 TensorFlow initialises.
@@ -23,9 +24,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-CONFIG = dict(vocab_size=60, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=24,
-              attention_window=[8, 4], max_position_embeddings=80, hidden_dropout_prob=0.0,
-              attention_probs_dropout_prob=0.0, num_labels=3)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.conftest import NO_DROPOUT, TINY_CONFIG  # noqa: E402
+
+# The test config without dropout: replicas draw other dropout masks than one device does, and the tests
+# compare the distributed weights with one device's.
+CONFIG = {**TINY_CONFIG, **NO_DROPOUT, "num_hidden_layers": 2, "num_labels": 3}
 GLOBAL_BATCH = 8
 STEPS = 3
 
@@ -78,9 +82,14 @@ def worker(out_path: str) -> None:
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with strategy.scope():
         model, start, losses = build_and_fit()
+    single = {}
+    if json.loads(os.environ["TF_CONFIG"])["task"]["index"] == 0:  # outside the scope: one device
+        one_device, _, single_losses = build_and_fit(start)
+        single = {f"single_{i}": w for i, w in enumerate(one_device.get_weights())}
+        single["single_losses"] = np.asarray(single_losses)
     np.savez(out_path, *model.get_weights(), losses=np.asarray(losses),
              moved=max(float(np.max(np.abs(a - b))) for a, b in zip(start, model.get_weights(), strict=True)),
-             replicas=strategy.num_replicas_in_sync)
+             replicas=strategy.num_replicas_in_sync, **single)
 
 
 if __name__ == "__main__":

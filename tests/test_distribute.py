@@ -1,5 +1,5 @@
-"""tf.distribute: MirroredStrategy over 2 logical CPU devices trains to the weights of one device;
-MultiWorkerMirroredStrategy with 2 real worker processes on localhost trains and the workers agree.
+"""tf.distribute: MirroredStrategy over 2 logical CPU devices, and MultiWorkerMirroredStrategy with 2 real worker
+processes on localhost, train to the weights of one device (dropout off: NO_DROPOUT, see distribute_job.py).
 
 Each case runs `tests/distribute_job.py` in fresh processes (devices and the collective runtime are
 configured before TensorFlow starts).
@@ -81,4 +81,10 @@ def test_multi_worker_mirrored_strategy_two_processes(tmp_path):
     for name in names:
         np.testing.assert_array_equal(results[0][name], results[1][name])
     np.testing.assert_allclose(results[0]["losses"], results[1]["losses"], rtol=1e-6)
-    assert np.all(np.isfinite(results[0]["losses"]))
+    # the same training on one device (worker 0 ran it after its distributed fit)
+    single = sorted((k for k in results[0].files if k.startswith("single_") and k != "single_losses"),
+                    key=lambda k: int(k.split("_")[1]))
+    assert len(single) == len(names)
+    diff = max(float(np.max(np.abs(results[0][f"arr_{i}"] - results[0][k]))) for i, k in enumerate(single))
+    assert diff < 1e-5, diff
+    np.testing.assert_allclose(results[0]["losses"], results[0]["single_losses"], rtol=1e-5)

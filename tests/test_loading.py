@@ -197,7 +197,7 @@ def test_transformers_offline_alone_keeps_models_and_tokenizers_off_the_network(
 
 def test_hub_id_from_local_cache(reference_factory, tmp_path, monkeypatch):
     """A hub id resolves through the Hugging Face cache layout with no network (HF_HUB_OFFLINE=1)."""
-    _, folder = reference_factory("TFLongformerModel")
+    ref_model, folder = reference_factory("TFLongformerModel")
     cache = tmp_path / "hub"
     snapshot = cache / "models--someone--tiny-longformer" / "snapshots" / ("0" * 40)
     shutil.copytree(folder, snapshot)
@@ -206,7 +206,11 @@ def test_hub_id_from_local_cache(reference_factory, tmp_path, monkeypatch):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache), raising=False)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True, raising=False)
     model = tf_longformer.TFLongformerModel.from_pretrained("someone/tiny-longformer")
-    assert model.config.hidden_size == 16
+    batch = padded_batch()
+    expected = torch_run(ref_model, **batch)
+    out = model(**{k: tf.constant(v) for k, v in batch.items()})
+    assert max_abs_diff(out.last_hidden_state, expected.last_hidden_state) <= TOL
+    assert max_abs_diff(out.pooler_output, expected.pooler_output) <= TOL
 
 
 def test_save_pretrained_is_atomic(reference_factory, tmp_path, monkeypatch):
@@ -278,8 +282,11 @@ def test_return_dict_false_and_dict_input(reference_factory):
     ref_model, folder = reference_factory("TFLongformerForMaskedLM")
     model = tf_longformer.TFLongformerForMaskedLM.from_pretrained(folder)
     batch = padded_batch()
-    as_tuple = model(**batch, return_dict=False)
-    as_dict_input = model(batch)
-    assert isinstance(as_tuple, tuple)
-    np.testing.assert_array_equal(as_tuple[0].numpy(), as_dict_input.logits.numpy())
-    assert torch is not None  # reference available
+    labels = np.where(batch["attention_mask"] == 1, batch["input_ids"], -100)
+    as_tuple = model(**batch, labels=labels, return_dict=False)
+    as_dict_input = model({**batch, "labels": labels})
+    expected = torch_run(ref_model, **batch, labels=labels)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 2  # (loss, logits), as transformers orders them
+    assert max_abs_diff(as_tuple[1], expected.logits) <= TOL and abs(float(as_tuple[0]) - float(expected.loss)) <= TOL
+    np.testing.assert_array_equal(as_tuple[1].numpy(), as_dict_input.logits.numpy())
+    np.testing.assert_array_equal(as_tuple[0].numpy(), as_dict_input.loss.numpy())

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 
+import ipykernel  # noqa: F401 - the "python3" kernel nbclient starts (test extra: a missing one fails)
+import nbclient
+import nbformat
 import pytest
 
 NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks",
@@ -13,9 +16,6 @@ NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 
 @pytest.mark.slow
 def test_quickstart_notebook_runs_offline(tmp_path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the kernel inherits the environment
     shutil.copy(NOTEBOOK, tmp_path)
     notebook = nbformat.read(str(tmp_path / os.path.basename(NOTEBOOK)), as_version=4)

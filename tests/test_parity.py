@@ -12,7 +12,7 @@ import tensorflow as tf
 import torch
 
 import tf_longformer
-from tests.conftest import max_abs_diff
+from tests.conftest import PER_LAYER_WINDOWS, max_abs_diff
 
 TOL = 1e-5
 MODES = ("eager", "graph", "xla")
@@ -236,8 +236,10 @@ def test_rows_in_chunks(reference_factory, mode, chunks):
     padded rows are 12 query blocks of 2 in the first layer (half-window 4) and 24 of 1 in the second:
     query chunk 4 is 2 and 4 blocks, 10 makes the last chunk overlap the one before it in both layers. They
     are 6 dense chunks of 4, or 3 of 10 with the last overlapping. `graph_dynamic` traces with unknown
-    shapes (the SavedModel's case), which chooses between the loop and a single pass at run time."""
-    ref_model, folder = reference_factory("TFLongformerModel")
+    shapes (the SavedModel's case), which chooses between the loop and a single pass at run time. Per-layer
+    windows (PER_LAYER_WINDOWS) give both block layouts; the real one-window shape is in
+    test_every_head_in_its_default_traced_path."""
+    ref_model, folder = reference_factory("TFLongformerModel", **PER_LAYER_WINDOWS)
     model = tf_longformer.TFLongformerModel.from_pretrained(folder, **chunks)
     batch = padded_batch(seed=2, seq_len=21)
     ref = torch_run(ref_model, **batch)
@@ -270,7 +272,7 @@ def test_identical_layers_run_as_one_loop(reference_factory, mode, cls_name):
     """Traced inference runs layers with the same window as one while loop that switches weights: same
     numbers as the reference, and the program holds one copy of the layer instead of three. Small chunks put
     the query-chunk and dense-row loops inside the layer loop, as at the base shape's long lengths."""
-    ref_model, folder = reference_factory(cls_name, attention_window=8)
+    ref_model, folder = reference_factory(cls_name)
     model = getattr(tf_longformer, cls_name).from_pretrained(folder, attention_query_chunk=8, dense_row_chunk=8)
     batch = padded_batch(seed=4, seq_len=19) if cls_name == "TFLongformerModel" else qa_batch(seed=4)
     ref = torch_run(ref_model, **batch)
@@ -319,3 +321,44 @@ def _tiny():
     from tests.conftest import TINY_CONFIG
 
     return dict(TINY_CONFIG)
+
+
+DEFAULT_PATH_CASES = {  # class -> (config overrides, inputs)
+    "TFLongformerModel": ({}, lambda: padded_batch(seed=8, seq_len=21)),
+    "TFLongformerForMaskedLM": ({}, lambda: padded_batch(seed=9, seq_len=21)),
+    "TFLongformerForSequenceClassification": ({"num_labels": 3}, lambda: _without_global(padded_batch(seed=10, seq_len=21))),
+    "TFLongformerForTokenClassification": ({"num_labels": 5}, lambda: padded_batch(seed=11, seq_len=21)),
+    "TFLongformerForQuestionAnswering": ({}, lambda: qa_batch(seed=12)),
+    "TFLongformerForMultipleChoice": ({}, lambda: mc_batch(seed=13)),
+}
+
+
+def _without_global(batch):
+    batch.pop("global_attention_mask")  # the head's default: <s> is global
+    return batch
+
+
+@pytest.mark.parametrize("mode", ("predict", "graph", "xla"))
+@pytest.mark.parametrize("cls_name", list(DEFAULT_PATH_CASES))
+def test_every_head_in_its_default_traced_path(reference_factory, cls_name, mode):
+    """What users run: `model.predict`, a `tf.function`, XLA, with no attentions or hidden states requested, so
+    the layers run as one loop and (small chunks here, 512 by default) the local rows and dense layers in chunk
+    loops. Every output equals the reference's, on the real checkpoint's shape (one window, dropout 0.1)."""
+    overrides, make_batch = DEFAULT_PATH_CASES[cls_name]
+    ref_model, folder = reference_factory(cls_name, **overrides)
+    model = getattr(tf_longformer, cls_name).from_pretrained(folder, attention_query_chunk=8, dense_row_chunk=8)
+    batch = make_batch()
+    ref = torch_run(ref_model, **batch)
+    tensors = {k: tf.constant(v) for k, v in batch.items()}
+    if mode == "predict":
+        out = model.predict(batch, batch_size=len(batch["input_ids"]), verbose=0)
+        assert set(out) == set(ref.keys())
+    else:
+        def call(inputs):
+            return dict(model(**inputs))
+
+        fn = tf.function(call, jit_compile=mode == "xla")
+        out = fn(tensors)
+        assert {"Case", "While"} <= set(_op_types(fn, {"inputs": tensors})), "no layer loop"
+    for field in ref.keys():
+        assert max_abs_diff(out[field], ref[field]) <= TOL, f"{field} differs by {max_abs_diff(out[field], ref[field])}"

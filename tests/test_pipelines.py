@@ -16,11 +16,10 @@ import shutil
 
 import numpy as np
 import pytest
+import transformers
 
 from tests.conftest import FIXTURES, make_reference
 from tf_longformer import LongformerTokenizerFast, build_tokenizer_files, pipeline
-
-transformers = pytest.importorskip("transformers")
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -118,7 +117,7 @@ def test_fill_mask_at_4096_tokens(tmp_path, folders):
     tok_dir = os.path.dirname(folders["fill-mask"]) + "/tokenizer"
     tok = LongformerTokenizerFast.from_pretrained(tok_dir)
     _, folder = make_reference(str(tmp_path), "TFLongformerForMaskedLM", vocab_size=len(tok), num_hidden_layers=2,
-                               attention_window=[512, 256], max_position_embeddings=4098)
+                               attention_window=512, max_position_embeddings=4098)
     for name in os.listdir(tok_dir):
         shutil.copy(os.path.join(tok_dir, name), folder)
     ids = (tok(" ".join(CORPUS * 8), add_special_tokens=False)["input_ids"] * 2)[:4094]

@@ -37,45 +37,83 @@ def _logits(model, global_mask=GLOBAL):
     return np.asarray(model(input_ids=IDS, attention_mask=MASK, global_attention_mask=global_mask).logits)
 
 
-def _dequantized_float_model(quantized, folder):
-    """A float model whose weights are the int8 model's weights dequantized (kernel / scale)."""
-    model = tf_longformer.TFLongformerForMaskedLM.from_pretrained(folder)
-    float_layers = {layer.path: layer for layer in quantizable_layers(model)}
-    for layer in quantizable_layers(quantized):
+def _dequantized(layer, float_layer) -> np.ndarray:
+    """The float weights a quantized Dense / Embedding layer computes with."""
+    if layer.quantization_mode == "int8":  # one scale per output unit (Dense) / per row (Embedding)
         if isinstance(layer, keras.layers.Dense):
-            value = layer._kernel.numpy().astype(np.float32) / layer.kernel_scale.numpy()[None, :]
-            float_layers[layer.path]._kernel.assign(value)
-        else:
-            value = layer._embeddings.numpy().astype(np.float32) / layer.embeddings_scale.numpy()[:, None]
-            float_layers[layer.path]._embeddings.assign(value)
+            return layer._kernel.numpy().astype(np.float32) / layer.kernel_scale.numpy()[None, :]
+        return layer._embeddings.numpy().astype(np.float32) / layer.embeddings_scale.numpy()[:, None]
+    # int4 (two values a byte, groups with a scale and a zero point): read back through the layer itself
+    if isinstance(layer, keras.layers.Embedding):
+        return layer(tf.range(layer.input_dim)).numpy()
+    activation, layer.activation = layer.activation, keras.activations.linear
+    try:
+        kernel = layer(tf.eye(float_layer.kernel.shape[0])).numpy()
+    finally:
+        layer.activation = activation
+    return kernel - layer.bias.numpy() if layer.use_bias else kernel
+
+
+def _dequantized_float_model(quantized, folder):
+    """A float model whose weights are the quantized model's weights dequantized; checks that each is the
+    float weight rounded to the mode's grid (at most half a step of 1/127 resp. 1/15 of the weights' range)."""
+    model = type(quantized).from_pretrained(folder)
+    float_layers = {layer.path: layer for layer in quantizable_layers(model)}
+    steps = {"int8": 127, "int4": 15}
+    for layer in quantizable_layers(quantized):
+        target = float_layers[layer.path]
+        variable = target._kernel if isinstance(layer, keras.layers.Dense) else target._embeddings
+        value, original = _dequantized(layer, target), variable.numpy()
+        assert value.shape == original.shape, layer.path
+        error = np.abs(value - original).max()
+        assert 0 < error <= 1.01 * np.ptp(original) / steps[layer.quantization_mode], (layer.path, error)
+        variable.assign(value)
     return model
 
 
-def test_int8_is_weight_only_and_keeps_the_attention_math(mlm_folder):
-    """int8 model == float model run on the dequantized weights: only weights are rounded."""
-    quantized = tf_longformer.TFLongformerForMaskedLM.from_pretrained(mlm_folder, quantization="int8")
+@pytest.mark.parametrize("mode", ["int8", "int4"])
+def test_quantization_is_weight_only_and_keeps_the_attention_math(mlm_folder, mode):
+    """The quantized model == the float model run on the dequantized weights: only weights are rounded."""
+    quantized = tf_longformer.TFLongformerForMaskedLM.from_pretrained(mlm_folder, quantization=mode)
     layers = quantizable_layers(quantized)
     assert len(layers) == 3 * 9 + 3 + 1  # 9 Dense per layer, 3 embedding tables, LM head dense
-    assert all(layer.quantization_mode == "int8" for layer in layers)
+    assert all(layer.quantization_mode == mode for layer in layers)
     assert all(layer.inputs_quantizer is None for layer in layers if isinstance(layer, keras.layers.Dense))
     reference = _dequantized_float_model(quantized, mlm_folder)
     keep = MASK.astype(bool)
     np.testing.assert_allclose(_logits(quantized)[keep], _logits(reference)[keep], atol=2e-5)
+    no_global = np.zeros_like(IDS)  # no global token at all: empty global projections
+    np.testing.assert_allclose(_logits(quantized, no_global)[keep], _logits(reference, no_global)[keep], atol=2e-5)
 
 
-@pytest.mark.parametrize("mode, max_rel", [("int8", 0.1), ("int4", 0.6)])
-def test_quantized_logits_and_memory(mlm_folder, mode, max_rel):
-    full = tf_longformer.TFLongformerForMaskedLM.from_pretrained(mlm_folder)
-    quantized = tf_longformer.TFLongformerForMaskedLM.from_pretrained(mlm_folder, quantization=mode)
-    expected, got = _logits(full), _logits(quantized)
-    keep = MASK.astype(bool)
-    error = np.abs(got - expected)[keep].max() / np.abs(expected[keep]).max()
-    assert 0 < error <= max_rel, error
-    assert (got[keep].argmax(-1) == expected[keep].argmax(-1)).mean() >= (0.9 if mode == "int8" else 0.6)
-    ratio = weight_bytes(quantized) / weight_bytes(full)
-    assert ratio < {"int8": 0.35, "int4": 0.25}[mode], ratio
-    # no global tokens at all (empty global projections) works too
-    assert np.isfinite(_logits(quantized, np.zeros_like(IDS))).all()
+def test_quantized_logits_and_memory_on_the_demo_model():
+    """On trained weights (the demo model) both modes predict the float model's tokens, int4's coarser grid
+    costing more accuracy than int8's and saving more memory. (Random weights amplify rounding: the exact
+    checks are test_quantization_is_weight_only_and_keeps_the_attention_math.)"""
+    from tests.test_demo_model import HELD_OUT
+    from tf_longformer.pipelines import DEMO_MODEL_DIR
+
+    tok = tf_longformer.LongformerTokenizerFast.from_pretrained(DEMO_MODEL_DIR)
+    enc = tok([sentence for _, sentence, _ in HELD_OUT] + ["Open the <mask> for reading."], padding=True,
+              return_tensors="np")
+    keep = enc["attention_mask"].astype(bool)
+
+    def logits(model):
+        return np.asarray(model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits)[keep]
+
+    full = tf_longformer.TFLongformerForMaskedLM.from_pretrained(DEMO_MODEL_DIR)
+    expected = logits(full)
+    errors, agreement, ratios = {}, {}, {}
+    for mode in ("int8", "int4"):
+        quantized = tf_longformer.TFLongformerForMaskedLM.from_pretrained(DEMO_MODEL_DIR, quantization=mode)
+        got = logits(quantized)
+        errors[mode] = np.abs(got - expected).max() / np.abs(expected).max()
+        agreement[mode] = (got.argmax(-1) == expected.argmax(-1)).mean()
+        ratios[mode] = weight_bytes(quantized) / weight_bytes(full)
+    print("relative logit error", errors, "top-1 agreement", agreement, "weight bytes", ratios)
+    assert 0 < errors["int8"] < errors["int4"], errors
+    assert agreement["int8"] >= 0.95 and agreement["int4"] >= 0.75, agreement  # measured 0.98 / 0.86
+    assert ratios["int4"] < ratios["int8"] < 0.35, ratios
 
 
 @pytest.mark.parametrize("mode", ["int8", "int4"])
@@ -127,9 +165,9 @@ def test_bad_requests(mlm_folder, tmp_path):
 
 def test_other_heads_and_cli(reference_factory, tmp_path, capsys):
     _, folder = reference_factory("TFLongformerForSequenceClassification", **WIDE)
-    full = tf_longformer.TFLongformerForSequenceClassification.from_pretrained(folder)
     quantized = tf_longformer.TFLongformerForSequenceClassification.from_pretrained(folder, quantization="int8")
-    np.testing.assert_allclose(quantized(input_ids=IDS).logits, full(input_ids=IDS).logits, atol=0.05)
+    reference = _dequantized_float_model(quantized, folder)
+    np.testing.assert_allclose(quantized(input_ids=IDS).logits, reference(input_ids=IDS).logits, atol=2e-5)
     assert cli_main(["quantize", folder, str(tmp_path / "q.keras"), "--mode", "int4"]) == 0
     assert "int4" in capsys.readouterr().out
     loaded = keras.saving.load_model(tmp_path / "q.keras")

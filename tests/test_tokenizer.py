@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+import transformers
 from tokenizers import AddedToken
 
 from tf_longformer.tokenizer import (
@@ -21,7 +22,6 @@ from tf_longformer.tokenizer import (
     build_tokenizer_files,
 )
 
-transformers = pytest.importorskip("transformers")
 HFTokenizer = transformers.LongformerTokenizerFast
 
 pytestmark = pytest.mark.filterwarnings("ignore:`max_length` is ignored")
@@ -128,16 +128,26 @@ def assert_same_encoding(a: BatchEncoding, b) -> None:
         assert a.sequence_ids(i) == b.sequence_ids(i)
 
 
-def check_call(ours, ref, *args, **kwargs):
-    """Run the same call on both tokenizers: both fail, or both succeed with equal outputs."""
+def check_call(ours, ref, *args, expect_error: bool = False, **kwargs):
+    """Run the same call on both tokenizers: both succeed with equal outputs, or (`expect_error`, the few
+    requests that cannot be met) both fail, ours with a ValueError / TypeError. A comparison where both fail
+    compares nothing, so it is an error unless expected."""
     a, a_error = _outcome(ours, *args, **kwargs)
     b, b_error = _outcome(ref, *args, **kwargs)
     assert (a_error is None) == (b_error is None), f"ours: {a_error!r}, transformers: {b_error!r}"
     if b_error is not None:
+        assert expect_error, f"both raise, nothing is compared: {b_error!r}"
         assert isinstance(a_error, (ValueError, TypeError)), repr(a_error)
         return None
+    assert not expect_error, "transformers did not raise"
     assert_same_encoding(a, b)
     return a
+
+
+def accepted_by_reference(ref, items, **kwargs) -> list:
+    """The texts or (text, pair) tuples that transformers encodes with `kwargs` (truncating only one side of
+    a pair cannot meet every max_length; those requests are compared in test_impossible_requests_fail_in_both)."""
+    return [item for item in items if _outcome(ref, *(item if isinstance(item, tuple) else (item,)), **kwargs)[1] is None]
 
 
 ALL_OUTPUTS = dict(
@@ -215,28 +225,24 @@ def test_padding_side_attribute(tok_dir, ref):
 )
 @pytest.mark.parametrize("max_length", [None, 1, 3, 5, 9, 20])
 def test_truncation(ours, ref, truncation, max_length):
-    check_call(
-        ours, ref, AWKWARD[:12], truncation=truncation, max_length=max_length, return_offsets_mapping=True
-    )
-    check_call(
-        ours,
-        ref,
-        [p[0] for p in PAIRS],
-        [p[1] for p in PAIRS],
-        truncation=truncation,
-        max_length=max_length,
-        return_offsets_mapping=True,
-    )
-    check_call(ours, ref, *PAIRS[0], truncation=truncation, max_length=max_length, padding="max_length")
+    kwargs = dict(truncation=truncation, max_length=max_length)
+    if truncation != "only_second":  # a single text has no second sequence
+        check_call(ours, ref, AWKWARD[:12], **kwargs, return_offsets_mapping=True)
+    pairs = accepted_by_reference(ref, PAIRS, **kwargs)
+    assert pairs  # at max_length 5, only the pairs with an empty side can be cut to one side
+    check_call(ours, ref, [p[0] for p in pairs], [p[1] for p in pairs], **kwargs, return_offsets_mapping=True)
+    check_call(ours, ref, *pairs[0], **kwargs, padding="max_length")
 
 
 @pytest.mark.parametrize("truncation", ["only_second", "only_first", "longest_first"])
-@pytest.mark.parametrize("stride", [0, 2, 7])
-@pytest.mark.parametrize("max_length", [16, 40])
+@pytest.mark.parametrize("max_length, stride", [(16, 0), (16, 2), (40, 0), (40, 2), (40, 7)])
 @pytest.mark.parametrize("padding", [False, "max_length"])
 def test_stride_and_overflow(ours, ref, truncation, stride, max_length, padding):
+    """Overflowing windows of the truncated side (the long text: first for `only_first`, second otherwise)."""
     questions = ["Who jumps over the dog?", "What do questions need?", "Why?"]
     contexts = [LONG_CONTEXT, TRAINING_TEXTS[2], LONG_CONTEXT[::-1]]
+    if truncation == "only_first":
+        questions, contexts = contexts, questions
     kwargs = dict(
         truncation=truncation,
         max_length=max_length,
@@ -246,11 +252,25 @@ def test_stride_and_overflow(ours, ref, truncation, stride, max_length, padding)
         return_offsets_mapping=True,
         return_special_tokens_mask=True,
     )
-    enc = check_call(ours, ref, questions, contexts, **kwargs)
-    if enc is not None:
-        assert sorted(set(enc["overflow_to_sample_mapping"])) == [0, 1, 2]
-    check_call(ours, ref, [LONG_CONTEXT, "short text"], **kwargs)
-    check_call(ours, ref, questions[0], contexts[0], **kwargs)  # a single pair keeps the batch axis
+    pairs = accepted_by_reference(ref, list(zip(questions, contexts, strict=True)), **kwargs)
+    assert len(pairs) >= 2
+    enc = check_call(ours, ref, [p[0] for p in pairs], [p[1] for p in pairs], **kwargs)
+    assert sorted(set(enc["overflow_to_sample_mapping"])) == list(range(len(pairs)))
+    assert len(enc["input_ids"]) > len(pairs)  # windows overflowed
+    if truncation != "only_second":  # single texts have no second sequence
+        check_call(ours, ref, [LONG_CONTEXT, "short text"], **kwargs)
+    check_call(ours, ref, *pairs[0], **kwargs)  # a single pair keeps the batch axis
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    (("a single text",), dict(truncation="only_second", max_length=5)),  # no second sequence to truncate
+    (("Who?", LONG_CONTEXT), dict(truncation="only_first", max_length=20)),  # the first cannot get short enough
+    (("a much longer question " * 8, "short"), dict(truncation="only_second", max_length=20)),
+    (("Who jumps over the dog?", LONG_CONTEXT),  # windows of 16 - 6 - 4 tokens cannot overlap by 7
+     dict(truncation="only_second", max_length=16, stride=7, return_overflowing_tokens=True)),
+], ids=["only_second_single", "only_first_too_short", "only_second_too_short", "stride_too_large"])
+def test_impossible_requests_fail_in_both(ours, ref, args, kwargs):
+    check_call(ours, ref, *args, expect_error=True, **kwargs)
 
 
 def test_qa_windows_cover_the_context(ours):
@@ -322,7 +342,7 @@ def test_return_tensors_np(ours, ref):
 
 
 def test_return_tensors_tf(ours, ref):
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
     kwargs = dict(
         padding=True,
         return_offsets_mapping=True,

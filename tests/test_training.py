@@ -5,6 +5,7 @@ XLA follows the same loss curve; gradient checkpointing gives the same gradients
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -17,16 +18,17 @@ import tensorflow as tf
 import torch
 
 import tf_longformer
-from tests.conftest import TINY_CONFIG
+from tests.conftest import NO_DROPOUT, TINY_CONFIG
 from tests.test_parity import mc_batch, padded_batch, qa_batch
 from tf_longformer.data import bucket_lengths, make_bucketed_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRAD_TOL = 1e-4
-# XLA fuses and reorders float32 reductions: per-step losses of a 6-step fit agree to this (relative).
+# XLA fuses and reorders float32 reductions: per-step losses of a 4-step fit agree to this (relative).
 XLA_LOSS_RTOL = 1e-4
-# Two layers, one window: the fit tests trace forward + backward, so fewer layers keep them fast.
-FIT_CONFIG = {**TINY_CONFIG, "num_hidden_layers": 2, "attention_window": [8, 4]}
+# The real-checkpoint shape (one window, dropout 0.1) with two layers: the fit tests trace forward + backward,
+# so fewer layers keep them fast.
+FIT_CONFIG = {**TINY_CONFIG, "num_hidden_layers": 2}
 
 
 # --- gradients vs transformers (PyTorch) ---------------------------------------------------------------
@@ -57,7 +59,8 @@ def _labelled_batch(head: str):
 GRAD_CASES = {  # case -> (class, config overrides)
     "TFLongformerModel": ("TFLongformerModel", {}),
     # the local rows in chunks of 12 queries and the dense layers in chunks of 10 rows (while loops; the
-    # last chunk overlaps the one before it); training itself runs unchunked, a traced tape does not
+    # last chunk overlaps the one before it), and the layers in one loop: inference traced under a tape
+    # (eager calls and training run unchunked)
     "chunked": ("TFLongformerModel", {"attention_query_chunk": 12, "dense_row_chunk": 10}),
     "TFLongformerForMaskedLM": ("TFLongformerForMaskedLM", {}),
     "TFLongformerForSequenceClassification": ("TFLongformerForSequenceClassification", {"num_labels": 3}),
@@ -87,20 +90,33 @@ def _torch_grads(model, batch, case):
     return float(loss), {name: p.grad for name, p in model.named_parameters()}
 
 
-def _tf_grads(model, batch, case, training=False):
+def _tf_grads(model, batch, case, training=False, traced=False):
+    """Loss and {PyTorch parameter name: gradient}; `traced`: the tape runs in a `tf.function` (which runs the
+    chunk and layer loops; the test checks they are in the graph)."""
     names, variables, transposed = [], [], []
     for name, (variable, transpose) in model.hf_weights().items():
         names.append(name)
         variables.append(variable)
         transposed.append(transpose)
-    with tf.GradientTape() as tape:
-        out = model(**{k: tf.constant(v) for k, v in batch.items()}, training=training)
-        if GRAD_CASES[case][0] == "TFLongformerModel":
-            w1, w2 = _base_model_weights(model.config.hidden_size)
-            loss = tf.reduce_sum(out.last_hidden_state * w1) + tf.reduce_sum(out.pooler_output * w2)
-        else:
-            loss = out.loss
-    grads = tape.gradient(loss, variables)
+
+    def loss_and_grads(inputs):
+        with tf.GradientTape() as tape:
+            out = model(**inputs, training=training)
+            if GRAD_CASES[case][0] == "TFLongformerModel":
+                w1, w2 = _base_model_weights(model.config.hidden_size)
+                loss = tf.reduce_sum(out.last_hidden_state * w1) + tf.reduce_sum(out.pooler_output * w2)
+            else:
+                loss = out.loss
+        return loss, tape.gradient(loss, variables)
+
+    inputs = {k: tf.constant(v) for k, v in batch.items()}
+    if traced:
+        fn = tf.function(loss_and_grads)
+        graph = fn.get_concrete_function(inputs).graph.as_graph_def()
+        ops = {n.op for n in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
+        assert "While" in ops, "no chunk / layer loop in the traced gradient"
+        loss_and_grads = fn
+    loss, grads = loss_and_grads(inputs)
     result = {}
     for name, grad, transpose in zip(names, grads, transposed, strict=True):
         g = np.zeros(variables[names.index(name)].shape, np.float32) if grad is None else \
@@ -117,7 +133,7 @@ def test_gradients_match_pytorch(reference_factory, case):
     model = getattr(tf_longformer, cls_name).from_pretrained(folder)
     batch = _labelled_batch(case)
     ref_loss, ref_grads = _torch_grads(ref_model, batch, case)
-    loss, grads = _tf_grads(model, batch, case)
+    loss, grads = _tf_grads(model, batch, case, traced=case == "chunked")
     assert abs(loss - ref_loss) <= 1e-5 * max(1.0, abs(ref_loss))
     compared, worst = 0, 0.0
     for name, g in grads.items():
@@ -129,7 +145,8 @@ def test_gradients_match_pytorch(reference_factory, case):
         assert g.shape == ref.shape, name
         diff = float(np.max(np.abs(g.astype(np.float64) - ref))) if g.size else 0.0
         worst = max(worst, diff)
-        assert diff <= GRAD_TOL, f"{name}: gradient differs by {diff}"
+        # float32 sums: the one token-type row's gradient adds up every position's (magnitude ~10)
+        assert diff <= GRAD_TOL * max(1.0, float(np.abs(ref).max())), f"{name}: gradient differs by {diff}"
         compared += 1
     assert compared >= len(ref_grads) - 1
     # the comparison is not vacuous: the global projections and embeddings get real gradients
@@ -207,7 +224,7 @@ def test_fit_both_styles_give_the_same_loss_curve_evaluate_and_predict():
         model.compile(optimizer=keras.optimizers.SGD(0.5), loss=None if style == "hf" else _keras_loss(""),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")])
         initial = [w.numpy().copy() for w in model.trainable_weights]
-        histories[style] = model.fit(_dataset(inputs, labels, style), epochs=3, verbose=0).history
+        histories[style] = model.fit(_dataset(inputs, labels, style), epochs=2, verbose=0).history
         models[style] = model
         assert any(not np.allclose(a, w.numpy()) for a, w in zip(initial, model.trainable_weights, strict=True))
     hf, ks = histories["hf"], histories["keras"]
@@ -272,23 +289,28 @@ def test_fit_every_head(cls_name, style):
 
 @pytest.mark.slow
 def test_xla_fit_follows_the_same_loss_curve_with_and_without_checkpointing():
-    """`compile(jit_compile=True)` trains on the same loss curve (per-step losses within XLA_LOSS_RTOL)."""
+    """`compile(jit_compile=True)` trains on the same loss curve (per-step losses within XLA_LOSS_RTOL) without
+    dropout (NO_DROPOUT: XLA draws other dropout masks than TensorFlow's kernels); with dropout on, XLA with
+    gradient checkpointing follows XLA without it (the recomputation reuses the forward pass's masks)."""
     inputs, labels = _fit_data("TFLongformerForTokenClassification")
     curves, start = {}, None
-    for name, jit, checkpointing in (("graph", False, False), ("xla", True, False), ("xla+ckpt", True, True)):
-        model = _fit_model("TFLongformerForTokenClassification")
+    for name, jit, checkpointing, overrides in (("graph", False, False, NO_DROPOUT), ("xla", True, False, NO_DROPOUT),
+                                                ("xla+dropout", True, False, {}),
+                                                ("xla+dropout+ckpt", True, True, {})):
+        model = _fit_model("TFLongformerForTokenClassification", num_hidden_layers=1, **overrides)  # 4 compiles
         start = _same_weights(model, start)
         if checkpointing:
             model.gradient_checkpointing_enable()
         model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=jit)
         ds = _dataset(inputs, labels, "hf", batch_size=8)
-        curves[name] = model.fit(ds, epochs=6, verbose=0).history["loss"]
-    for name in ("xla", "xla+ckpt"):
-        rel = np.max(np.abs(np.subtract(curves[name], curves["graph"])) / np.abs(curves["graph"]))
-        print(f"{name}: max relative loss difference to no-XLA over 6 steps: {rel:.1e}")
-    assert curves["graph"][-1] < 0.8 * curves["graph"][0]
+        curves[name] = model.fit(ds, epochs=4, verbose=0).history["loss"]
+    for name, base in (("xla", "graph"), ("xla+dropout+ckpt", "xla+dropout")):
+        rel = np.max(np.abs(np.subtract(curves[name], curves[base])) / np.abs(curves[base]))
+        print(f"{name}: max relative loss difference to {base} over 4 steps: {rel:.1e}")
+    assert curves["graph"][-1] < 0.9 * curves["graph"][0]
     np.testing.assert_allclose(curves["xla"], curves["graph"], rtol=XLA_LOSS_RTOL)
-    np.testing.assert_allclose(curves["xla+ckpt"], curves["xla"], rtol=XLA_LOSS_RTOL)
+    assert not np.allclose(curves["xla+dropout"], curves["xla"], rtol=XLA_LOSS_RTOL)  # dropout was on
+    np.testing.assert_allclose(curves["xla+dropout+ckpt"], curves["xla+dropout"], rtol=XLA_LOSS_RTOL)
 
 
 # --- gradient checkpointing ---------------------------------------------------------------------------
@@ -307,8 +329,7 @@ def test_gradient_checkpointing_same_gradients_with_dropout(mode, monkeypatch):
     """Recomputed activations (same dropout masks) give the gradients of the plain backward pass."""
     from tf_longformer.layers.transformer_layer import LongformerLayer
 
-    model = _fit_model("TFLongformerForSequenceClassification", hidden_dropout_prob=0.1,
-                       attention_probs_dropout_prob=0.1)
+    model = _fit_model("TFLongformerForSequenceClassification")  # dropout 0.1
     inputs, labels = _fit_data("TFLongformerForSequenceClassification")
     batch = {k: tf.constant(v) for k, v in {**inputs, **labels}.items()}
     seeds = [s.numpy() for s in _seed_states(model)]
@@ -351,14 +372,45 @@ def test_gradient_checkpointing_same_gradients_with_dropout(mode, monkeypatch):
     assert any(not np.allclose(a, b) for a, b in zip(other, results[False][1], strict=True))
 
 
-def test_gradient_checkpointing_only_when_training():
+def test_gradient_checkpointing_only_when_training(monkeypatch):
+    """With checkpointing on, a gradient through an inference call (training=False: no dropout) runs each layer
+    once and equals the gradient without checkpointing; a training step runs each layer again in the backward
+    pass (the recomputation; its gradients are compared in the test above)."""
+    from tf_longformer.layers.transformer_layer import LongformerLayer
+
+    calls = []
+    original = LongformerLayer.call
+
+    @functools.wraps(original)  # Keras reads the signature of `call`
+    def counting_call(self, *args, **kwargs):
+        calls.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LongformerLayer, "call", counting_call)
     model = _fit_model("TFLongformerForSequenceClassification")
+    assert model.config.hidden_dropout_prob > 0
+    inputs, labels = _fit_data("TFLongformerForSequenceClassification")
+    batch = {k: tf.constant(v) for k, v in {**inputs, **labels}.items()}
+    layers = model.config.num_hidden_layers
+
+    def step(training):
+        calls.clear()
+        with tf.GradientTape() as tape:
+            out = model(batch, training=training)
+        grads = tape.gradient(out.loss, model.trainable_variables)
+        return out.logits.numpy(), [_dense(g, v) for g, v in zip(grads, model.trainable_variables, strict=True)]
+
+    plain = step(training=False)
+    assert len(calls) == layers
     model.gradient_checkpointing_enable()
     assert model.config.gradient_checkpointing and model.longformer.config.gradient_checkpointing
-    inputs, _ = _fit_data("TFLongformerForSequenceClassification")
-    a = model(**{k: tf.constant(v) for k, v in inputs.items()}).logits
-    b = model(**{k: tf.constant(v) for k, v in inputs.items()}, training=True).logits
-    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    checkpointed = step(training=False)
+    assert len(calls) == layers, calls  # not recomputed
+    np.testing.assert_array_equal(checkpointed[0], plain[0])
+    for a, b in zip(checkpointed[1], plain[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    step(training=True)
+    assert len(calls) == 2 * layers, calls  # recomputed in the backward pass
 
 
 def test_train_memory_benchmark_small(tmp_path):
@@ -443,8 +495,9 @@ def test_xla_train_step_compiles_once_per_bucket():
 @pytest.mark.slow
 def test_finetune_notebook_runs_and_global_attention_wins(tmp_path):
     """notebooks/02_finetune_long_documents.ipynb executes; its own asserts check the accuracies."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    import nbclient
+    import nbformat
+
     path = os.path.join(ROOT, "notebooks", "02_finetune_long_documents.ipynb")
     notebook = nbformat.read(path, as_version=4)
     nbclient.NotebookClient(notebook, timeout=1500, kernel_name="python3",

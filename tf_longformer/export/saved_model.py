@@ -72,7 +72,7 @@ def load_for_export(source: str | os.PathLike, task: str | Task | None = None,
 
 def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None = None, version: int | None = None,
                        include_attentions: bool = False, include_hidden_states: bool = False,
-                       int_dtype=tf.int32, allow_missing_weights: bool = False) -> str:
+                       int_dtype=tf.int32, allow_missing_weights: bool = False, jit_compile: bool = False) -> str:
     """Export `model` as `export_dir/<version>/`, a SavedModel that TF Serving loads as is.
 
     The version folder appears atomically: the SavedModel is written into a hidden temporary folder
@@ -90,6 +90,7 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
         include_hidden_states: also serve `hidden_states_<i>`.
         int_dtype: dtype of the inputs, `tf.int32` (default) or `tf.int64` (or their names).
         allow_missing_weights: see `load_for_export` (only used when `model` is a path).
+        jit_compile: serve the model through XLA (`signatures.build_signatures`).
 
     Returns:
         The path of the written version folder.
@@ -120,7 +121,7 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
     if os.path.exists(final):
         raise FileExistsError(f"{final} already exists; pick another version (or omit it to use the next one).")
 
-    signatures = build_signatures(model, task_obj, dtype, include_attentions, include_hidden_states)
+    signatures = build_signatures(model, task_obj, dtype, include_attentions, include_hidden_states, jit_compile)
     root = tf.Module()
     root.model_variables = [_tf_variable(v) for v in model.weights]
     os.makedirs(export_dir, exist_ok=True)

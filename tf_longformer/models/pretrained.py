@@ -219,7 +219,7 @@ class TFLongformerPreTrainedModel(keras.Model):
             output_loading_info: also return `{"missing_keys", "unexpected_keys"}`.
             quantization: `"int8"` or `"int4"`: quantize the weights after loading (weight-only, Keras 3
                 quantized Dense / Embedding layers; see `tf_longformer/quantization.py`).
-            **config_overrides: config fields to override (e.g. `num_labels=3`, `max_global_tokens=128`).
+            **config_overrides: config fields to override (e.g. `num_labels=3`, `gradient_checkpointing=True`).
 
         Returns:
             The model (and the loading info when asked).

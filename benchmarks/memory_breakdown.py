@@ -66,7 +66,7 @@ def main() -> None:
         child(args.seq[0])
         return
     sys.path.insert(0, os.path.dirname(HERE))
-    from tf_longformer.atomic import atomic_write_text
+    from converters.atomic import atomic_write_text
 
     rows = []
     for seq in args.seq:

@@ -248,7 +248,7 @@ def main() -> int:
     parser.add_argument("--tf457-python", default=os.path.join(REPO, ".venvs", "tf457", "bin", "python"))
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args()
-    from tf_longformer.atomic import atomic_write_text  # the runner itself never loads TensorFlow
+    from converters.atomic import atomic_write_text  # the runner itself never loads TensorFlow
 
     lengths = [512, 1024] if args.quick else args.lengths
     os.makedirs(args.out, exist_ok=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,12 @@ CANDIDATES: tuple[tuple[str, str], ...] = (
     ("tf_h5", "tf_model.h5.index.json"),
 )
 _INDEX_SUFFIX = ".index.json"
+_SAFETENSORS_WEIGHTS = re.compile(r"^model(-\d{5}-of-\d{5})?\.safetensors(\.index\.json)?$")
+
+
+def is_safetensors_weights(name: str) -> bool:
+    """Whether a folder entry is Hugging Face safetensors weights: `model.safetensors`, a shard or the index."""
+    return _SAFETENSORS_WEIGHTS.match(name) is not None
 
 
 def _read_any_safetensors(path: str) -> dict[str, np.ndarray]:

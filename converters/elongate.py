@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from converters.checkpoint import read_checkpoint, read_config_json
-from converters.safetensors_io import write_safetensors
+from converters.atomic_folder import Writer, copy_of, replace_in_folder, text_file
+from converters.checkpoint import is_safetensors_weights, read_checkpoint, read_config_json
+from converters.safetensors_io import save_safetensors
 
 #: model_type of the source -> family whose name table and position layout apply.
 FAMILIES = {
@@ -144,21 +143,6 @@ class ElongationResult:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
-
-
-def _atomic_write_json(path: str, data: Any) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _name_table(family: str, architecture: str) -> tuple[tuple[str, str | None], ...]:
@@ -341,16 +325,15 @@ def _architecture(source_arch: str, family: str, tensors: dict) -> str:
     return "LongformerModel"
 
 
-def _copy_tokenizer(src: str, dst: str, model_type: str, max_length: int, notes: list[str]) -> list[str]:
-    copied = []
-    for name in TOKENIZER_FILES:
-        path = os.path.join(src, name)
-        if os.path.isfile(path) and name != "tokenizer_config.json":
-            shutil.copyfile(path, os.path.join(dst, name))
-            copied.append(name)
-    if not copied:
+def _tokenizer_files(src: str, model_type: str, max_length: int, notes: list[str]) -> dict[str, Writer]:
+    """The source's tokenizer files for the new folder (name -> writer), `model_max_length` updated."""
+    files: dict[str, Writer] = {
+        name: copy_of(os.path.join(src, name)) for name in TOKENIZER_FILES
+        if name != "tokenizer_config.json" and os.path.isfile(os.path.join(src, name))
+    }
+    if not files:
         notes.append("the source folder has no tokenizer files; copy or train one for the new model.")
-        return copied
+        return files
     tokenizer_config: dict = {}
     path = os.path.join(src, "tokenizer_config.json")
     if os.path.isfile(path):
@@ -358,12 +341,16 @@ def _copy_tokenizer(src: str, dst: str, model_type: str, max_length: int, notes:
             tokenizer_config = json.load(fh)
     tokenizer_config["model_max_length"] = max_length
     tokenizer_config.setdefault("tokenizer_class", _TOKENIZER_CLASSES[model_type])
-    _atomic_write_json(os.path.join(dst, "tokenizer_config.json"), tokenizer_config)
+    files["tokenizer_config.json"] = _json_file(tokenizer_config)
     if model_type in _NOT_BYTE_LEVEL_BPE:
         notes.append(f"the tokenizer is {_NOT_BYTE_LEVEL_BPE[model_type]}: load it with transformers.AutoTokenizer "
                      "(or tokenizers.Tokenizer.from_file on tokenizer.json); tf_longformer's LongformerTokenizerFast "
                      "reads byte-level BPE (RoBERTa) tokenizers only.")
-    return [*copied, "tokenizer_config.json"]
+    return files
+
+
+def _json_file(data: Any) -> Writer:
+    return text_file(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 # --- the tool --------------------------------------------------------------------------------------------
@@ -376,7 +363,8 @@ def elongate(src: str | os.PathLike, dst: str | os.PathLike, *, max_length: int 
     Args:
         src: Hugging Face folder of a RoBERTa-family (`roberta`, `xlm-roberta`, `camembert`), BERT (`bert`)
             or Longformer (`longformer`) model, base or with a MaskedLM / classification / QA head.
-        dst: output folder (created). Gets `config.json`, `model.safetensors` and the tokenizer files.
+        dst: output folder (created). Gets `config.json`, `model.safetensors` and the tokenizer files, in one
+            atomic step (`converters.atomic_folder.replace_in_folder`).
         max_length: longest input of the result (tokens, special tokens included).
         attention_window: window (both sides together, even) for every layer, or one per layer; default:
             the source's for a Longformer, else 512.
@@ -438,16 +426,16 @@ def elongate(src: str | os.PathLike, dst: str | os.PathLike, *, max_length: int 
             del tensors["lm_head.decoder.weight"]
             dropped.append("decoder weight (tied to the word embeddings)")
 
-    os.makedirs(dst, exist_ok=True)
-    write_safetensors(tensors, os.path.join(dst, "model.safetensors"), metadata={"format": "pt"})
-    _atomic_write_json(os.path.join(dst, "config.json"), config)
-    tokenizer_files = _copy_tokenizer(src, dst, model_type, max_length, notes)
+    tokenizer = _tokenizer_files(src, model_type, max_length, notes)
+    files = {"model.safetensors": lambda path: save_safetensors(tensors, path, metadata={"format": "pt"}),
+             "config.json": _json_file(config), **tokenizer}
+    replace_in_folder(dst, files, stale=is_safetensors_weights)
     known = old_table.shape[0] - (0 if family == "bert" else offset)
     return ElongationResult(
         source_model_type=model_type, architecture=architecture,
         max_position_embeddings=config["max_position_embeddings"], position_offset=offset,
         source_positions=known, global_projections_added=added, dropped=dropped,
-        tokenizer_files=tokenizer_files, notes=notes,
+        tokenizer_files=list(tokenizer), notes=notes,
     )
 
 

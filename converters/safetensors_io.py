@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Mapping
 
 import numpy as np
 
+from converters.atomic import atomic_write_with
 from converters.errors import REDOWNLOAD, CheckpointError, checkpoint_error
 
 _HEADER_LEN_BYTES = 8
+#: safetensors dtypes numpy holds (BF16 is widened to float32); float8 / float4 / complex ones are refused
+READABLE_DTYPES = ("F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U64", "U32", "U16", "U8", "BOOL")
 
 
 def _open(path: str):
@@ -79,8 +81,8 @@ def read_safetensors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         Tensor name -> numpy array, names exactly as stored. ``BF16`` tensors come back as float32.
 
     Raises:
-        CheckpointError: The file is missing, truncated, not safetensors, or holds a dtype numpy
-            cannot represent (e.g. float8).
+        CheckpointError: The file is missing, truncated, not safetensors, or holds a dtype outside
+            ``READABLE_DTYPES`` (e.g. ``F8_E4M3``; the message names the tensor and its dtype).
     """
     path = os.fspath(path)
     handle = _open(path)
@@ -90,18 +92,17 @@ def read_safetensors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         with handle as f:
             for name in f.keys():
                 dtype = f.get_slice(name).get_dtype()
+                if dtype not in READABLE_DTYPES:
+                    raise checkpoint_error(
+                        path, f"tensor {name!r} has dtype {dtype}, which tf-longformer cannot read "
+                        f"(it reads {', '.join(READABLE_DTYPES)})",
+                        "Convert the checkpoint to float32, float16 or bfloat16 first.",
+                    )
                 if dtype == "BF16":
                     header = header or _read_header(path)
                     out[name] = _read_bf16_as_float32(path, name, *header)
-                    continue
-                try:
+                else:
                     out[name] = f.get_tensor(name)
-                except TypeError as exc:
-                    raise checkpoint_error(
-                        path,
-                        f"tensor {name!r} has dtype {dtype}, which numpy cannot represent",
-                        "Convert the checkpoint to float32, float16 or bfloat16 first.",
-                    ) from exc
     except CheckpointError:
         raise
     except Exception as exc:
@@ -138,58 +139,43 @@ def _check_tensors(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return clean
 
 
-def write_safetensors(
+def save_safetensors(
     tensors: Mapping[str, np.ndarray],
     path: str | os.PathLike[str],
     metadata: Mapping[str, str] | None = None,
 ) -> None:
-    """Write tensors to a safetensors file atomically.
-
-    The data goes to a temporary file in the destination folder, is flushed and fsynced, then
-    renamed over ``path`` with :func:`os.replace`. If anything fails, an existing ``path`` is left
-    untouched and the temporary file is removed.
+    """Write tensors to a safetensors file at ``path`` as is (see :func:`write_safetensors` for atomic).
 
     Args:
         tensors: Name -> array (anything ``np.asarray`` accepts; ml_dtypes bfloat16 is kept).
         path: Destination ``.safetensors`` file.
         metadata: Optional text metadata stored in the header (e.g. ``{"format": "pt"}``).
 
-    Returns:
-        None.
+    Raises:
+        TypeError / ValueError / safetensors' error: A tensor cannot be serialized.
+    """
+    from safetensors.numpy import save_file
+
+    meta = None if metadata is None else {str(k): str(v) for k, v in metadata.items()}
+    save_file(_check_tensors(tensors), os.fspath(path), metadata=meta)
+
+
+def write_safetensors(
+    tensors: Mapping[str, np.ndarray],
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Write tensors to a safetensors file atomically (:func:`converters.atomic.atomic_path`).
+
+    If anything fails, an existing ``path`` is left untouched and the temporary file is removed.
+
+    Args:
+        tensors: Name -> array (anything ``np.asarray`` accepts; ml_dtypes bfloat16 is kept).
+        path: Destination ``.safetensors`` file.
+        metadata: Optional text metadata stored in the header (e.g. ``{"format": "pt"}``).
 
     Raises:
         TypeError / ValueError / safetensors' error: A tensor cannot be serialized (the old file
             stays as it was).
     """
-    from safetensors.numpy import save_file
-
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    meta = None if metadata is None else {str(k): str(v) for k, v in metadata.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
-        save_file(_check_tensors(tensors), tmp, metadata=meta)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: str) -> None:
-    """Best-effort fsync of a directory so the rename itself is durable (no-op where unsupported)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    atomic_write_with(path, lambda tmp: save_safetensors(tensors, tmp, metadata))

@@ -14,13 +14,18 @@ import pytest  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
-# A tiny config whose windows differ per layer (each divides the largest, as transformers needs).
+# The default test model: a real checkpoint's structure (longformer-base-4096: one window for every layer,
+# dropout 0.1, RoBERTa special ids, one token type, LayerNorm eps 1e-5, positions = window multiple + 2),
+# scaled down in width and depth only.
 TINY_CONFIG = dict(
-    vocab_size=60, hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=24,
-    attention_window=[8, 4, 8], max_position_embeddings=80, hidden_dropout_prob=0.0,
-    attention_probs_dropout_prob=0.0, type_vocab_size=2, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+    vocab_size=60, hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64,
+    attention_window=8, max_position_embeddings=82, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+    type_vocab_size=1, layer_norm_eps=1e-5, hidden_act="gelu", pad_token_id=1, bos_token_id=0, eos_token_id=2,
     sep_token_id=2,
 )
+# Special shapes, named by the tests that need them (overrides of TINY_CONFIG).
+PER_LAYER_WINDOWS = dict(attention_window=[8, 4, 8])  # windows that differ per layer (each divides the largest)
+NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 PT_CLASSES = {
     "TFLongformerModel": "LongformerModel",

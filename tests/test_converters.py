@@ -253,6 +253,22 @@ def test_bfloat16_is_read_as_float32(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back["f"], values)
 
 
+def _raw_safetensors(path: Path, dtype: str, nbytes: int) -> None:
+    """A safetensors file written byte by byte, with any dtype name in its header."""
+    header = json.dumps({"w": {"dtype": dtype, "shape": [2, 2], "data_offsets": [0, nbytes]}}).encode()
+    header += b" " * (-len(header) % 8)
+    path.write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * nbytes)
+
+
+@pytest.mark.parametrize("dtype, nbytes", [("F8_E4M3", 4), ("F8_E5M2", 4), ("C64", 32), ("F4", 2)])
+def test_unreadable_dtypes_are_named(tmp_path: Path, dtype: str, nbytes: int) -> None:
+    path = tmp_path / "model.safetensors"
+    _raw_safetensors(path, dtype, nbytes)
+    with pytest.raises(CheckpointError, match=rf"{path}: tensor 'w' has dtype {dtype}, which tf-longformer cannot "
+                                              r"read .*Convert the checkpoint to float32"):
+        read_checkpoint(tmp_path)
+
+
 def test_atomic_write_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "w.safetensors"
     write_safetensors({"a": np.ones(3, np.float32)}, path)
@@ -367,7 +383,7 @@ def test_missing_torch_names_the_extra(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_converters_import_no_framework() -> None:
     code = (
-        "import sys, converters.checkpoint;"
+        "import sys, converters.checkpoint, converters.atomic_folder, converters.elongate;"
         "bad = [m for m in ('torch', 'tensorflow', 'keras', 'tf_longformer') if m in sys.modules];"
         "assert not bad, bad"
     )

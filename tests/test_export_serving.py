@@ -1,7 +1,8 @@
-"""Deployment extras: the SavedModel converted to ONNX and run in onnxruntime; the export notebook runs.
+"""Deployment extras: the model converted to ONNX and run in onnxruntime; the export notebook runs.
 
-The ONNX test is skipped only when tf2onnx or onnxruntime is not installed; the notebook test only when
-nbclient / nbformat / ipykernel are not.
+The ONNX tests reuse the checkpoints of the export tests (`tests/export_fixtures.py`, built once per run)
+and convert each model once. They are skipped only when tf2onnx or onnxruntime is not installed; the
+notebook test only when nbclient / nbformat / ipykernel are not.
 """
 
 from __future__ import annotations
@@ -12,52 +13,74 @@ import shutil
 import numpy as np
 import pytest
 
-import tf_longformer
-from tests.test_export import cases, keras_outputs
-from tf_longformer.export import export_saved_model
+from tests.export_fixtures import load_saved_models, max_diff, torch_outputs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(REPO, "notebooks", "03_export_and_serve.ipynb")
+TOL = 1e-4  # onnxruntime against the PyTorch reference
+
+
+@pytest.fixture(scope="session")
+def saved_models(tmp_path_factory):
+    return load_saved_models(tmp_path_factory)
+
+
+def onnx_batches():
+    """Padded batches of `<s> q </s></s> c </s>` rows, lengths that are not multiples of the windows (the
+    longer ones run the chunk loops), with zero, one and several global tokens per row."""
+    rng = np.random.default_rng(13)
+    batches = []
+    for length, globals_per_row in ((7, (0, 0)), (13, (1, 0, 1)), (21, (4, 1)), (30, (0, 0)), (30, (9, 2, 5))):
+        rows = len(globals_per_row)
+        ids = np.ones((rows, length), np.int64)
+        glob = np.zeros_like(ids)
+        for r, count in enumerate(globals_per_row):
+            n = length if r == 0 else int(rng.integers(6, length))  # the other rows are padded
+            q = int(rng.integers(1, n - 4))
+            ids[r, :n] = [0, *rng.integers(3, 60, q), 2, 2, *rng.integers(3, 60, n - q - 4), 2]
+            glob[r, rng.choice(n, size=count, replace=False)] = 1
+        batches.append({"input_ids": ids, "attention_mask": (ids != 1).astype(np.int64), "global_attention_mask": glob})
+    return batches
 
 
 @pytest.mark.slow
-def test_onnx_conversion_matches_keras(reference_factory, tmp_path):
+@pytest.mark.xdist_group("exports")  # beside the tests of the exports whose checkpoints it converts
+@pytest.mark.parametrize("name", ["question-answering", "per-layer-windows"])
+def test_onnx_matches_pytorch(saved_models, name, tmp_path):
+    """One window for every layer (the SavedModel's layer loop, unrolled for ONNX) and per-layer windows:
+    onnxruntime gives the reference's numbers."""
     pytest.importorskip("tf2onnx")
     ort = pytest.importorskip("onnxruntime")
     from tf_longformer.export.onnx import export_onnx
 
-    _, folder = reference_factory("TFLongformerForQuestionAnswering", seed=5, num_hidden_layers=2,
-                                  attention_window=[8, 4])
-    model = tf_longformer.TFLongformerForQuestionAnswering.from_pretrained(folder)
-    onnx_path = export_onnx(export_saved_model(model, tmp_path / "qa"), tmp_path / "qa.onnx")
+    exported = saved_models[name]
+    with pytest.raises(ValueError, match="is an exported SavedModel"):
+        export_onnx(exported.path, tmp_path / "from_saved_model.onnx")
+    onnx_path = export_onnx(exported.keras_model(), tmp_path / "qa.onnx", signature="with_global_attention")
     session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
     inputs = {i.name: i for i in session.get_inputs()}
-    assert sorted(inputs) == ["attention_mask", "input_ids"]
+    assert sorted(inputs) == ["attention_mask", "global_attention_mask", "input_ids"]
     assert all(i.type == "tensor(int32)" and len(i.shape) == 2 and not any(isinstance(d, int) for d in i.shape)
                for i in inputs.values())  # dynamic batch and length
     names = [o.name for o in session.get_outputs()]
     assert sorted(names) == ["end_logits", "start_logits"]
 
-    # a 9-token question gives 10 global tokens: the other formulation of the global rows (a tf.cond branch)
-    long_question = np.ones((2, 19), np.int64)
-    long_question[0] = [0, *range(10, 19), 2, 2, *range(30, 36), 2]
-    long_question[1, :8] = [0, 7, 2, 2, 40, 41, 42, 2]
-    batches = [*cases("question-answering", seed=13).values(),
-               {"input_ids": long_question, "attention_mask": (long_question != 1).astype(np.int64)}]
+    reference = exported.torch_model()
     worst = 0.0
-    for arrays in batches:
-        feed = {k: arrays[k].astype(np.int32) for k in inputs}
-        got = dict(zip(names, session.run(None, feed), strict=True))
-        for name, value in keras_outputs(model, "question-answering", arrays, with_global=False).items():
-            worst = max(worst, float(np.max(np.abs(got[name] - value))))
-    assert worst <= 1e-5, worst
-    print(f"ONNX vs Keras: max abs diff {worst:.3g}")
+    for arrays in onnx_batches():
+        got = dict(zip(names, session.run(None, {k: arrays[k].astype(np.int32) for k in inputs}), strict=True))
+        for key, value in torch_outputs(reference, "question-answering", arrays, with_global=True).items():
+            worst = max(worst, max_diff(got[key], value))
+    assert worst <= TOL, worst
+    print(f"ONNX ({name}) vs PyTorch: max abs diff {worst:.3g}")
 
-    # tf2onnx drops TensorFlow's Assert ops; an out-of-vocabulary row still comes back as NaN, not numbers
-    feed = {k: arrays[k].astype(np.int32) for k in inputs}
-    feed["input_ids"][1, 1] = 75
-    got = dict(zip(names, session.run(None, feed), strict=True))
-    assert np.isnan(got["start_logits"][1]).all() and not np.isnan(got["start_logits"][0]).any()
+    # tf2onnx drops TensorFlow's Assert ops; an out-of-vocabulary id or a bad mask value still makes its row
+    # NaN, not numbers
+    for name, value in (("input_ids", 75), ("global_attention_mask", 3)):
+        feed = {k: arrays[k].astype(np.int32) for k in inputs}
+        feed[name][1, 1] = value
+        got = dict(zip(names, session.run(None, feed), strict=True))
+        assert np.isnan(got["start_logits"][1]).all() and not np.isnan(got["start_logits"][0]).any(), name
 
 
 @pytest.mark.slow
@@ -75,4 +98,5 @@ def test_notebook_export_and_serve_runs(tmp_path):
     text = "\n".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "signature_def['serving_default']" in text and "signature_def['with_global_attention']" in text
     assert "max |SavedModel - Keras| =" in text
+    assert "text signature == pipeline:" in text  # the text signature's fill-mask answer
     assert sorted(os.listdir(work / "models" / "longformer_qa")) == ["1", "2"]

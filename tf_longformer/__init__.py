@@ -47,6 +47,7 @@ _EXPORTS = {
     "ElongationError": "elongation",
     "QuantizationError": "quantization",
     "pipeline": "pipelines",
+    "PushToHubCallback": "keras_callbacks",
 }
 
 __all__ = sorted(_EXPORTS)

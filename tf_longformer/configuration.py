@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from typing import Any
 
-from .atomic import atomic_write_text
+from converters.atomic import atomic_write_text
 
 # Every field of transformers' LongformerConfig (and of PreTrainedConfig that a Longformer uses), with
 # the Hugging Face default. The order is the order of `to_dict()`.
@@ -58,7 +59,25 @@ _INT_FIELDS = {
     "attention_query_chunk": 0, "dense_row_chunk": 0,  # 0: no chunk loop
 }
 
+# float fields: (lowest, highest, whether the lowest itself is allowed)
+_FLOAT_FIELDS = {
+    "hidden_dropout_prob": (0.0, 1.0, True), "attention_probs_dropout_prob": (0.0, 1.0, True),
+    "initializer_range": (0.0, math.inf, True), "layer_norm_eps": (0.0, math.inf, False),
+}
+_BOOL_FIELDS = ("onnx_export", "tie_word_embeddings", "output_attentions", "output_hidden_states", "return_dict",
+                "gradient_checkpointing")
+# token ids that may be absent (None); pad_token_id must be present
+_OPTIONAL_TOKEN_IDS = ("bos_token_id", "eos_token_id", "sep_token_id")
+
 _PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class LongformerConfig:
@@ -128,16 +147,24 @@ class LongformerConfig:
         self._extra_keys = list(kwargs)
         for key, value in kwargs.items():
             setattr(self, key, value)
+        if num_labels is not None and (not _is_int(num_labels) or num_labels < 1):
+            raise ValueError(f"num_labels must be an int >= 1, got {num_labels!r}.")
         if id2label is None:
             id2label = {i: f"LABEL_{i}" for i in range(2 if num_labels is None else num_labels)}
-        self.id2label = {int(k): v for k, v in id2label.items()}
+        try:
+            self.id2label = {int(k): v for k, v in dict(id2label).items()}
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"id2label must map label ids (ints) to names, got {id2label!r}.") from err
         if num_labels is not None and num_labels != len(self.id2label):
             self.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
-        self.label2id = (
-            {k: int(v) for k, v in label2id.items()}
-            if label2id is not None and len(label2id) == len(self.id2label)
-            else {v: k for k, v in self.id2label.items()}
-        )
+        try:
+            self.label2id = (
+                {k: int(v) for k, v in dict(label2id).items()}
+                if label2id is not None and len(label2id) == len(self.id2label)
+                else {v: k for k, v in self.id2label.items()}
+            )
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"label2id must map label names to ids (ints), got {label2id!r}.") from err
         if isinstance(self.attention_window, tuple):
             self.attention_window = list(self.attention_window)
         self.validate()
@@ -173,7 +200,8 @@ class LongformerConfig:
     # --- validation -----------------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Raise `ValueError` with a fix-it message if the configuration cannot describe a model."""
+        """Raise `ValueError` naming the field and saying how to fix it if the config cannot describe a model."""
+        self._validate_types()
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) is not divisible by num_attention_heads "
@@ -187,36 +215,54 @@ class LongformerConfig:
                     f"{self.num_hidden_layers}; give one window per layer or a single int."
                 )
             windows = window
-        elif isinstance(window, int) and not isinstance(window, bool):
+        elif _is_int(window):
             windows = [window]
         else:
             raise ValueError(f"attention_window must be an int or a list of ints, got {window!r}.")
         for i, w in enumerate(windows):
-            if not isinstance(w, int) or isinstance(w, bool) or w <= 0 or w % 2:
+            if not _is_int(w) or w <= 0 or w % 2:
                 where = f" (layer {i})" if isinstance(window, list) else ""
                 raise ValueError(
                     f"attention_window{where} must be a positive even int (it counts both sides of a "
                     f"token), got {w!r}; for example 512."
                 )
-        for name, lowest in _INT_FIELDS.items():
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
-                raise ValueError(f"{name} must be an int >= {lowest}, got {value!r}.")
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
-            value = getattr(self, name)
-            if not 0.0 <= float(value) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {value!r}.")
         if self.problem_type not in _PROBLEM_TYPES:
             raise ValueError(f"problem_type must be one of {_PROBLEM_TYPES}, got {self.problem_type!r}.")
-        if self.pad_token_id is None or not 0 <= self.pad_token_id < self.vocab_size:
+        if not _is_int(self.pad_token_id) or not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(
-                f"pad_token_id ({self.pad_token_id}) must be a token id in [0, vocab_size={self.vocab_size})."
+                f"pad_token_id ({self.pad_token_id!r}) must be a token id in [0, vocab_size={self.vocab_size})."
             )
         if self.max_sequence_length <= 0:
             raise ValueError(
                 f"max_position_embeddings ({self.max_position_embeddings}) leaves no room for tokens after "
                 f"the RoBERTa offset (pad_token_id + 1 = {self.pad_token_id + 1})."
             )
+
+    def _validate_types(self) -> None:
+        """Each field has its type and range (a config.json edited by hand may hold `"12"` or `0`)."""
+        for name, lowest in _INT_FIELDS.items():
+            value = getattr(self, name)
+            if not _is_int(value) or value < lowest:
+                raise ValueError(f"{name} must be an int >= {lowest}, got {value!r}.")
+        for name, (lowest, highest, closed) in _FLOAT_FIELDS.items():
+            value = getattr(self, name)
+            if not _is_real(value) or value < lowest or (value == lowest and not closed) or value >= highest:
+                bounds = f"{'[' if closed else '('}{lowest:g}, {highest:g})"
+                raise ValueError(f"{name} must be a number in {bounds}, got {value!r}.")
+        for name in _BOOL_FIELDS:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}.")
+        for name in _OPTIONAL_TOKEN_IDS:
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 0):
+                raise ValueError(f"{name} must be a token id (an int >= 0) or null, got {value!r}.")
+        if not isinstance(self.hidden_act, str):
+            raise ValueError(f"hidden_act must be an activation name such as \"gelu\", got {self.hidden_act!r}.")
+        if not _is_int(self.chunk_size_feed_forward) or self.chunk_size_feed_forward < 0:
+            raise ValueError(f"chunk_size_feed_forward must be an int >= 0, got {self.chunk_size_feed_forward!r}.")
+        if self.architectures is not None and not (
+                isinstance(self.architectures, list) and all(isinstance(a, str) for a in self.architectures)):
+            raise ValueError(f"architectures must be a list of class names, got {self.architectures!r}.")
 
     # --- (de)serialisation ----------------------------------------------------------------------
 
@@ -244,8 +290,19 @@ class LongformerConfig:
         merged.update(overrides)
         return cls(**merged)
 
-    def to_json_string(self) -> str:
+    def to_json_string(self, use_diff: bool = True) -> str:
+        """The config as `config.json` text (every field; `use_diff` is accepted for transformers
+        compatibility, a full file loads the same)."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    def to_json_file(self, json_file_path: str | os.PathLike, use_diff: bool = True) -> None:
+        """Write the config to `json_file_path` (atomically)."""
+        atomic_write_text(json_file_path, self.to_json_string(use_diff))
+
+    @classmethod
+    def from_json_file(cls, json_file: str | os.PathLike) -> LongformerConfig:
+        """Read a config from a JSON file (e.g. a `config.json`)."""
+        return cls.from_pretrained(json_file)
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         """Write `config.json` (atomically) into `save_directory`."""
@@ -253,23 +310,26 @@ class LongformerConfig:
         atomic_write_text(os.path.join(save_directory, "config.json"), self.to_json_string())
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike, **overrides: Any) -> LongformerConfig:
+    def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> LongformerConfig:
         """Read `config.json` from a folder, a file, or a Hugging Face hub id (cache first).
 
         Args:
             name_or_path: folder holding `config.json`, the file itself, or a hub id.
-            **overrides: fields that replace those in the file.
+            **kwargs: fields that replace those in the file, and the hub arguments of transformers
+                (`cache_dir`, `revision`, `subfolder`, `token`, `local_files_only`, `force_download`).
 
         Returns:
             LongformerConfig.
         """
-        from .hub import resolve_model_folder  # late import: hub access only when asked for
+        # late import: hub access only when asked for
+        from .hub import resolve_model_folder, split_hub_options
 
+        hub_options, overrides = split_hub_options(kwargs)
         path = os.fspath(name_or_path)
         if os.path.isfile(path):
             config_file = path
         else:
-            config_file = os.path.join(resolve_model_folder(path, need=("config.json",)), "config.json")
+            config_file = os.path.join(resolve_model_folder(path, need=("config.json",), **hub_options), "config.json")
         try:
             with open(config_file, encoding="utf-8") as f:
                 config_dict = json.load(f)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import Any
 
 import numpy as np
 
+from converters.atomic_folder import read_consistently
 from converters.checkpoint import find_checkpoint_files, read_checkpoint, read_config_json
 from converters.errors import CheckpointError
 
@@ -42,20 +44,24 @@ def _align_prefix(tensors: dict[str, np.ndarray], model_keys: set[str]) -> dict[
     return out
 
 
-def assign_hf_weights(model, tensors: dict[str, np.ndarray], strict: bool = False) -> dict[str, list[str]]:
+def assign_hf_weights(model, tensors: dict[str, np.ndarray], strict: bool = False,
+                      ignore_mismatched_sizes: bool = False) -> dict[str, list[str]]:
     """Copy PyTorch-named arrays into `model`'s variables.
 
     Args:
         model: a TFLongformer* model.
         tensors: name → array, in PyTorch naming and layout.
         strict: raise on any missing or unexpected tensor.
+        ignore_mismatched_sizes: skip tensors of another shape (the model keeps its initial values; they
+            are listed in a warning) instead of raising.
 
     Returns:
-        `{"missing_keys": [...], "unexpected_keys": [...]}`.
+        `{"missing_keys": [...], "unexpected_keys": [...], "mismatched_keys": [...]}`.
 
     Raises:
         WeightsMismatchError: a tensor of the wrong shape (names the tensor and both shapes), encoder or
-            embedding weights missing, or (with `strict`) any missing / unexpected tensor.
+            embedding weights missing or left unused (e.g. a config with fewer layers than the checkpoint), or
+            (with `strict`) any missing / unexpected tensor.
     """
     targets = model.hf_weights()
     tensors = _align_prefix(tensors, set(targets))
@@ -76,7 +82,12 @@ def assign_hf_weights(model, tensors: dict[str, np.ndarray], strict: bool = Fals
             continue
         variable.assign(value.astype(variable.dtype))
     unexpected = sorted(n for n in tensors if n not in targets and not n.endswith(_IGNORED_SUFFIXES))
-    if mismatched:
+    _refuse_unused_encoder_weights(model, unexpected)
+    if mismatched and ignore_mismatched_sizes:
+        logger.warning("Some weights of %s were not loaded because their shapes differ, and are newly "
+                       "initialised: %s. Train the model before using it for predictions.",
+                       type(model).__name__, mismatched)
+    elif mismatched:
         raise WeightsMismatchError(
             "Checkpoint tensors have the wrong shape for this model (is config.json the checkpoint's own?): "
             + "; ".join(mismatched)
@@ -94,11 +105,35 @@ def assign_hf_weights(model, tensors: dict[str, np.ndarray], strict: bool = Fals
                        "Train the model before using it for predictions.", type(model).__name__, missing)
     if unexpected:
         logger.warning("Some checkpoint weights were not used by %s: %s.", type(model).__name__, unexpected)
-    return {"missing_keys": missing, "unexpected_keys": unexpected}
+    return {"missing_keys": missing, "unexpected_keys": unexpected,
+            "mismatched_keys": [m.split(":")[0] for m in mismatched]}
+
+
+def _is_encoder(name: str) -> bool:
+    return name.removeprefix(PREFIX).startswith(("embeddings.", "encoder."))
+
+
+def _refuse_unused_encoder_weights(model, unexpected: list[str]) -> None:
+    """Encoder weights the model has no place for mean the config does not describe the checkpoint (e.g. fewer
+    layers): loading would give a smaller, different model. Unused head weights only get a warning."""
+    unused = [n for n in unexpected if _is_encoder(n)]
+    if not unused:
+        return
+    layers = {int(m[1]) for m in (re.match(r"encoder\.layer\.(\d+)\.", n.removeprefix(PREFIX)) for n in unused) if m}
+    hint = ""
+    if layers and min(layers) >= model.config.num_hidden_layers:
+        hint = (f" The checkpoint has at least {max(layers) + 1} layers, the config num_hidden_layers="
+                f"{model.config.num_hidden_layers}.")
+    raise WeightsMismatchError(
+        f"The checkpoint has {len(unused)} encoder weight(s) that {type(model).__name__} has no place for: "
+        f"{unused[:8]}{' ...' if len(unused) > 8 else ''}.{hint} Load it with its own config.json (a config that "
+        "describes a smaller encoder would silently drop part of the model)."
+    )
 
 
 def load_pretrained(cls, name_or_path: str | os.PathLike, config: LongformerConfig | None = None,
                     strict: bool = False, output_loading_info: bool = False, quantization: str | None = None,
+                    ignore_mismatched_sizes: bool = False, hub_options: dict[str, Any] | None = None,
                     **config_overrides: Any):
     """Implementation of `TFLongformer*.from_pretrained` (see there)."""
     if quantization is not None:
@@ -113,21 +148,25 @@ def load_pretrained(cls, name_or_path: str | os.PathLike, config: LongformerConf
         if not isinstance(model, cls):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}.")
         model = _quantized(model, quantization)
-        return (model, {"missing_keys": [], "unexpected_keys": []}) if output_loading_info else model
+        return (model, {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}) if output_loading_info \
+            else model
     if os.path.isfile(path):
         folder, weights_source = os.path.dirname(path) or ".", path
     else:
-        folder = resolve_model_folder(path, need=("config.json", "model.safetensors"))
+        folder = resolve_model_folder(path, need=("config.json", "model.safetensors"), **(hub_options or {}))
         weights_source = folder
+    def read():  # config and weights of one version of the folder, even while a save replaces it
+        return (read_config_json(folder) if config is None else None), read_checkpoint(weights_source)
+
+    config_dict, tensors = read_consistently(folder, read)
     if config is None:
-        config = LongformerConfig.from_dict(read_config_json(folder), **config_overrides)
+        config = LongformerConfig.from_dict(config_dict, **config_overrides)
     elif config_overrides:
         config = LongformerConfig.from_dict(config.to_dict(), **config_overrides)
     fmt, files = find_checkpoint_files(folder) if weights_source == folder else ("file", [weights_source])
-    tensors = read_checkpoint(weights_source)
     logger.info("Loading %s from %s (%s, %d file(s))", cls.__name__, folder, fmt, len(files))
     model = cls(config)
-    info = assign_hf_weights(model, tensors, strict=strict)
+    info = assign_hf_weights(model, tensors, strict=strict, ignore_mismatched_sizes=ignore_mismatched_sizes)
     del tensors
     model = _quantized(model, quantization)
     return (model, info) if output_loading_info else model

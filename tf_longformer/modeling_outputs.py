@@ -2,6 +2,10 @@
 
 As in transformers, `None` fields are skipped by key/index access and `to_tuple()`, so `out[0]` is the
 loss when labels were given and the logits otherwise.
+
+Every output class is a node of Keras' structure tree (`keras.tree`), so a model called on `keras.Input`s
+returns an output of `KerasTensor`s: `model(x)[0]`, `model(x).logits` and `model(x)["logits"]` build
+functional models.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, fields
 from typing import Any
 
+import optree
 import tensorflow as tf
 
 
@@ -17,8 +22,12 @@ class ModelOutput(OrderedDict):
     """Base of every output: a dataclass that is also an ordered mapping of its non-`None` fields.
 
     Being a `Mapping`, it passes through `tf.nest` (so `tf.function` can return it) and rebuilds itself
-    from `(key, value)` pairs.
+    from `(key, value)` pairs. Each subclass is registered with Keras' tree (see `_register_with_keras_tree`).
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _register_with_keras_tree(cls)
 
     def __post_init__(self) -> None:
         class_fields = fields(self)
@@ -57,6 +66,21 @@ class ModelOutput(OrderedDict):
     def to_tuple(self) -> tuple[Any, ...]:
         """The non-`None` fields, in declaration order."""
         return tuple(self[k] for k in self.keys())
+
+
+def _register_with_keras_tree(cls: type) -> None:
+    """Make `cls` a node of `keras.tree`: flattened to its non-`None` fields in order, rebuilt by name.
+
+    Keras 3 walks call outputs with optree in the "keras" namespace, where a subclass of `OrderedDict` is
+    a leaf unless registered; a leaf output that is not a tensor fails a functional model ("All operation
+    outputs must be tensors").
+    """
+    optree.register_pytree_node(
+        cls,
+        lambda out: (tuple(out.values()), tuple(out.keys()), tuple(out.keys())),
+        lambda keys, values: cls(**dict(zip(keys, values, strict=True))),
+        namespace="keras",
+    )
 
 
 def _as_pairs(value: Any) -> list[tuple[str, Any]] | None:

@@ -11,7 +11,12 @@ Two ways to train, as in transformers' TF models:
   the bare encoder.
 
 With `(x, y)` batches but no compiled loss, `y` is moved into the input dict under the label name, so
-the model's own loss is used (as transformers' TF `fit` does).
+the model's own loss is used (as transformers' TF `fit` does). `y` may be a dict by label name
+(`{"labels": y}`, `{"start_positions": s, "end_positions": e}`) or by output name (`{"logits": y}`), as
+transformers 4 took it; with a compiled loss such a dict is applied to the matching outputs.
+
+Question answering has two outputs: metrics see them as `start_logits` and `end_logits` (their names
+prefix the logged values), and a flat metrics list is applied to both, as Keras 2 did.
 
 The functions here are used by the `train_step` / `test_step` / `predict_step` / `compute_loss` /
 `compute_metrics` overrides of `TFLongformerPreTrainedModel`.
@@ -19,6 +24,7 @@ The functions here are used by the `train_step` / `test_step` / `predict_step` /
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +33,12 @@ from keras.src.losses.loss import scale_loss_for_distribution
 from keras.src.trainers.data_adapters import data_adapter_utils
 
 SPAN_LABELS = ("start_positions", "end_positions")
+SPAN_OUTPUTS = ("start_logits", "end_logits")
 IGNORE_INDEX = -100
+# transformers 4's label ↔ output names (a y dict may use either)
+OUTPUT_OF_LABEL = {"labels": "logits", "start_positions": "start_logits", "end_positions": "end_logits"}
+# `compile(loss=...)` values of transformers 4 meaning "the model's own loss"
+HF_OWN_LOSS = ("auto", "auto_with_warning", "passthrough")
 
 
 def main_output(y_pred: Any) -> Any:
@@ -66,6 +77,33 @@ def label_names(model: Any) -> tuple[str, ...]:
     return SPAN_LABELS if type(model).__name__.endswith("QuestionAnswering") else ("labels",)
 
 
+def _label_dict(model: Any, y: Mapping) -> dict[str, Any]:
+    """A `y` dict keyed by label names (output names such as `logits` translated)."""
+    label_of_output = {v: k for k, v in OUTPUT_OF_LABEL.items()}
+    names = label_names(model)
+    out = {}
+    for key, value in y.items():
+        name = label_of_output.get(key, key)
+        if name not in names:
+            raise ValueError(f"Unknown label {key!r} in y; {type(model).__name__} takes {list(names)} "
+                             f"(or the output names {[OUTPUT_OF_LABEL[n] for n in names]}).")
+        out[name] = value
+    return out
+
+
+def targets_as_outputs(model: Any, y: Any) -> Any:
+    """`y` in the structure of `main_output`: a dict by label / output name becomes the tensor (or the QA
+    pair); anything else is returned unchanged."""
+    if not isinstance(y, Mapping):
+        return y
+    labels = _label_dict(model, y)
+    names = label_names(model)
+    missing = [n for n in names if n not in labels]
+    if missing:
+        raise ValueError(f"y lacks {missing}: {type(model).__name__} needs {list(names)}.")
+    return labels[names[0]] if len(names) == 1 else tuple(labels[n] for n in names)
+
+
 def move_y_into_inputs(model: Any, data: Any) -> Any:
     """`(x, y[, sample_weight])` → `(x + labels,)` when no loss is compiled, so the model's own loss is used.
 
@@ -74,24 +112,33 @@ def move_y_into_inputs(model: Any, data: Any) -> Any:
         data: one batch as `fit` / `evaluate` receive it.
 
     Returns:
-        The batch, unchanged if a loss is compiled, `y` is absent or `x` is not a dict / tensor.
+        The batch with `y` moved into `x`; with a compiled loss, the batch with a `y` dict in the structure
+        of the main output (see `targets_as_outputs`).
     """
     x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
-    if y is None or getattr(model, "_compile_loss", None) is not None:
+    if y is None:
         return data
+    if getattr(model, "_compile_loss", None) is not None:
+        if not isinstance(y, Mapping):
+            return data
+        return data_adapter_utils.pack_x_y_sample_weight(x, targets_as_outputs(model, y), sample_weight)
     names = label_names(model)
     if not isinstance(x, Mapping):
         x = {"input_ids": x}
     x = dict(x)
-    if len(names) == 2:
+    if isinstance(y, Mapping):
+        y = _label_dict(model, y)
+    elif len(names) == 2:
         if not isinstance(y, (tuple, list)) or len(y) != 2:
             raise ValueError(
                 "A question-answering model trained without a compiled loss needs y = (start_positions, "
-                "end_positions)."
+                "end_positions) or {'start_positions': ..., 'end_positions': ...}."
             )
-        x.update(zip(names, y, strict=True))
+        y = dict(zip(names, y, strict=True))
     else:
-        x[names[0]] = y
+        y = {names[0]: y}
+    for name, value in y.items():
+        x.setdefault(name, value)
     return data_adapter_utils.pack_x_y_sample_weight(x, None, sample_weight)
 
 
@@ -119,13 +166,15 @@ def metric_targets(x: Any, y: Any, y_pred: Any, sample_weight: Any) -> tuple[Any
     """`(y_true, y_pred, sample_weight)` for compiled metrics.
 
     Keras style: `y` against the main output. Hugging Face style (`y` is None): the labels inside `x`;
-    integer labels of -100 (ignored tokens) get sample weight 0 and are replaced by 0.
+    integer labels of -100 (ignored tokens) get sample weight 0 and are replaced by 0. Question answering:
+    both as `{"start_logits": ..., "end_logits": ...}`.
     """
     predictions = main_output(y_pred)
-    if y is not None:
-        return y, predictions, sample_weight
-    labels = labels_in_inputs(x)
-    if labels is None or isinstance(labels, tuple):
+    labels = y if y is not None else labels_in_inputs(x)
+    if isinstance(predictions, tuple) and isinstance(labels, (tuple, list)):
+        return (OrderedDict(zip(SPAN_OUTPUTS, labels, strict=True)),
+                OrderedDict(zip(SPAN_OUTPUTS, predictions, strict=True)), sample_weight)
+    if y is not None or labels is None:
         return labels, predictions, sample_weight
     labels = tf.convert_to_tensor(labels)
     if labels.dtype.is_integer and sample_weight is None:
@@ -133,6 +182,19 @@ def metric_targets(x: Any, y: Any, y_pred: Any, sample_weight: Any) -> tuple[Any
         sample_weight = tf.cast(keep, tf.float32)
         labels = tf.where(keep, labels, tf.zeros_like(labels))
     return labels, predictions, sample_weight
+
+
+def per_output_metrics(model: Any, metrics: Any) -> Any:
+    """`compile(metrics=...)` for `model`: for question answering, a flat list (transformers 4 / Keras 2
+    style, e.g. `["accuracy"]`) becomes one list per output (`start_logits`, `end_logits`)."""
+    if (label_names(model) != SPAN_LABELS or not isinstance(metrics, (list, tuple)) or not metrics
+            or all(isinstance(m, (list, tuple, dict)) for m in metrics)):
+        return metrics
+
+    def copy(metric):
+        return metric if isinstance(metric, str) else type(metric).from_config(metric.get_config())
+
+    return {name: [copy(m) for m in metrics] for name in SPAN_OUTPUTS}
 
 
 def prediction_outputs(y_pred: Any) -> Any:

@@ -7,7 +7,8 @@ A sub-command module `tf_longformer/cli/<name>.py` defines
     def run(args: argparse.Namespace) -> int: ...                   # exit code
 
 User mistakes (missing model, unknown task, bad file, invalid input) print one line to stderr and exit
-with status 2; `--debug` shows the traceback instead.
+with status 2; `--debug` (before or after the command) shows the traceback instead, and TensorFlow's
+start-up log lines, which are otherwise held back (`startup.start_tensorflow`).
 """
 
 from __future__ import annotations
@@ -24,13 +25,17 @@ COMMANDS = ("run", "convert", "export", "elongate", "quantize")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tf-longformer", description="Longformer for TensorFlow / Keras 3.")
-    parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    parser.add_argument("--debug", action="store_true",
+                        help="show Python tracebacks and TensorFlow's start-up log lines (before or after COMMAND)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         if importlib.util.find_spec(f"{__name__}.{name}") is None:
             continue
         module = importlib.import_module(f"{__name__}.{name}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        # also after the command; SUPPRESS keeps a `--debug` given before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show Python tracebacks and TensorFlow's start-up log lines")
         module.add_parser(command)
         command.set_defaults(_run=module.run)
     return parser

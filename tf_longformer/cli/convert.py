@@ -2,7 +2,7 @@
 
 SRC is a Hugging Face folder (safetensors, `pytorch_model.bin`, sharded, transformers-4 `tf_model.h5`), one weight
 file, a `.keras` file, or a hub id. DST receives `config.json` + `model.safetensors` (what `save_pretrained`
-writes; transformers loads it too) and the tokenizer files when SRC has a tokenizer.
+writes; transformers loads it too) and the tokenizer files when SRC has a tokenizer, all in one atomic step.
 
 Example:
     $ tf-longformer convert allenai/longformer-base-4096 ./longformer-base
@@ -13,7 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from typing import Any
+
+from .startup import start_tensorflow
 
 HELP = "convert a checkpoint (PyTorch, tf_model.h5, hub id) into tf-longformer's saved form"
 
@@ -102,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
     folder, files = _source(args.src)
     _check_destination(folder, args.dst, args.overwrite)
+    start_tensorflow(getattr(args, "debug", False))
     config_dict = read_config_json(folder)
     total = sum(os.path.getsize(f) for f in files)
     show = args.progress if args.progress is not None else (sys.stderr.isatty() or total >= LARGE_CHECKPOINT_BYTES)
@@ -119,9 +123,8 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix_str(f"building {HEADS[head]}")
         model, info = _build(head, config_dict, tensors)
         bar.set_postfix_str("writing model.safetensors")
-        model.save_pretrained(args.dst)
+        tokenizer_files = _write(model, folder, args.dst)
         bar.update(total)
-    tokenizer_files = _copy_tokenizer(folder, args.dst)
     _print_summary(args, folder, files, total, tensors, model, head, info, tokenizer_files)
     return 0
 
@@ -142,7 +145,26 @@ def _build(head: str, config_dict: dict, tensors: dict):
     return model, info
 
 
-def _copy_tokenizer(folder: str, dst: str) -> list[str]:
+def _write(model, folder: str, dst: str) -> list[str]:
+    """`config.json`, `model.safetensors` and the tokenizer files of `folder` into `dst`, in one atomic step.
+
+    Returns:
+        The names of the tokenizer files written.
+    """
+    from converters.atomic_folder import copy_of, replace_in_folder
+    from converters.checkpoint import is_safetensors_weights
+
+    from ..saving import checkpoint_files
+
+    files = checkpoint_files(model)
+    with tempfile.TemporaryDirectory() as tokenizer_dir:
+        tokenizer_files = _save_tokenizer(folder, tokenizer_dir)
+        files.update({name: copy_of(os.path.join(tokenizer_dir, name)) for name in tokenizer_files})
+        replace_in_folder(dst, files, stale=is_safetensors_weights)
+    return tokenizer_files
+
+
+def _save_tokenizer(folder: str, dst: str) -> list[str]:
     names = ("tokenizer.json", "vocab.json", "merges.txt")
     if not any(os.path.isfile(os.path.join(folder, n)) for n in names):
         return []
@@ -182,6 +204,7 @@ def _convert_keras(args: argparse.Namespace) -> int:
     from ..models.pretrained import TFLongformerPreTrainedModel
 
     _check_destination(os.path.dirname(args.src) or ".", args.dst, args.overwrite)
+    start_tensorflow(getattr(args, "debug", False))
     import keras
 
     model = keras.saving.load_model(args.src)

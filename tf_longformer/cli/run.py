@@ -12,9 +12,12 @@ texts with newlines, an object for question answering `{"question": ..., "contex
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
 from typing import Any
+
+from .startup import start_tensorflow
 
 HELP = "run a task (fill-mask, question-answering, ...) on stdin lines, print JSON lines"
 
@@ -62,8 +65,9 @@ def _parse_options(options: list[str]) -> dict[str, Any]:
     return out
 
 
-def parse_line(line: str, task: str, number: int) -> Any:
-    """One input line → the pipeline input for `task`."""
+def parse_line(line: str, task: str, number: int, source: str = "stdin") -> Any:
+    """One input line → the pipeline input for `task`; errors name `source` and the line `number`."""
+    where = f"{source} line {number}"
     text = line.rstrip("\r\n")
     value: Any = text
     if text.lstrip().startswith(("{", '"')):
@@ -75,17 +79,47 @@ def parse_line(line: str, task: str, number: int) -> Any:
         if isinstance(value, str):
             question, tab, context = value.partition("\t")
             if not tab:
-                raise ValueError(f'input line {number}: question-answering takes {{"question": ..., "context": ...}} '
+                raise ValueError(f'{where}: question-answering takes {{"question": ..., "context": ...}} '
                                  "JSON or question<TAB>context")
             value = {"question": question, "context": context}
         if not isinstance(value, dict) or set(value) != {"question", "context"}:
-            raise ValueError(f'input line {number}: expected {{"question": ..., "context": ...}}')
+            raise ValueError(f'{where}: expected {{"question": ..., "context": ...}}')
+        _check_unicode(value, where)
         return value
     if isinstance(value, dict) and task != "text-classification":
-        raise ValueError(f"input line {number}: {task} takes text lines, not JSON objects")
+        raise ValueError(f"{where}: {task} takes text lines, not JSON objects")
     if not isinstance(value, (str, dict)):
-        raise ValueError(f"input line {number}: expected a text or a JSON string / object")
+        raise ValueError(f"{where}: expected a text or a JSON string / object")
+    _check_unicode(value, where)
     return value
+
+
+def _check_unicode(value: Any, where: str) -> None:
+    """Texts must be valid Unicode: a JSON escape can still spell a lone surrogate such as "\\ud800"."""
+    for text in value.values() if isinstance(value, dict) else [value]:
+        if not isinstance(text, str):
+            continue
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"{where}: a lone surrogate \\u{ord(text[err.start]):04x} at character {err.start + 1}, "
+                             "which is not a character; fix the JSON escape") from None
+
+
+def read_lines(stream, source: str):
+    """`(line number, text)` of each line of a binary stream, decoded as UTF-8 (a BOM at the start is dropped).
+
+    Raises:
+        ValueError: a line that is not UTF-8 (lone surrogates included), naming `source` and the line.
+    """
+    for number, raw in enumerate(stream, 1):
+        if number == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{source} line {number}: not valid UTF-8 (byte 0x{raw[err.start]:02x} at byte "
+                             f"{err.start + 1}: {err.reason}); save the input as UTF-8") from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -98,10 +132,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _batches(stream, size: int):
+def _batches(lines, size: int):
     """(line number, line) lists of up to `size` non-blank lines, read lazily (so interactive use streams)."""
     batch = []
-    for number, line in enumerate(stream, 1):
+    for number, line in lines:
         if not line.strip():
             continue
         batch.append((number, line))
@@ -133,21 +167,25 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--aggregation-strategy applies to token-classification only")
         params["aggregation_strategy"] = args.aggregation_strategy
 
-    source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
+    source_name = "stdin" if args.input == "-" else args.input
+    source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")  # noqa: SIM115
     try:
+        start_tensorflow(getattr(args, "debug", False))
         from ..pipelines import pipeline
 
         pipe = pipeline(task, model=args.model, tokenizer=args.tokenizer, device=args.device,
                         batch_size=args.batch_size, **params)
         sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+        inputs_read = 0
         try:
-            for batch in _batches(source, args.batch_size):
-                inputs = [parse_line(line, task, number) for number, line in batch]
+            for batch in _batches(read_lines(source, source_name), args.batch_size):
+                inputs = [parse_line(line, task, number, source_name) for number, line in batch]
+                inputs_read += len(inputs)
                 try:
                     results = _run_batch(pipe, task, inputs)
                 except ValueError as err:
                     first = batch[0][0] if len(batch) == 1 else f"{batch[0][0]}-{batch[-1][0]}"
-                    raise ValueError(f"input line {first}: {err}") from err
+                    raise ValueError(f"{source_name} line {first}: {err}") from err
                 for result in results:
                     sink.write(json.dumps(_jsonable(result), ensure_ascii=False) + "\n")
                 sink.flush()
@@ -155,8 +193,10 @@ def run(args: argparse.Namespace) -> int:
             if sink is not sys.stdout:
                 sink.close()
     finally:
-        if source is not sys.stdin:
+        if source is not sys.stdin.buffer:
             source.close()
+    if not inputs_read:
+        print(f"tf-longformer run: no input: {source_name} has no non-blank lines", file=sys.stderr)
     return 0
 
 

@@ -1,4 +1,12 @@
-"""Convert an exported SavedModel signature to ONNX with tf2onnx (optional: `pip install tf2onnx onnxruntime`).
+"""Export a model to ONNX with tf2onnx (optional: `pip install tf2onnx onnxruntime`).
+
+The ONNX graph is traced from the model with the serving signatures of the SavedModel (same inputs, outputs,
+default global attention), but inside `layers_unrolled()`: the SavedModel runs a run of identical layers (one
+attention window for every layer, as every public checkpoint) as one `tf.while_loop` that picks each
+layer's weights with `tf.switch_case`, and tf2onnx 1.17 has no converter for TensorFlow's `Case` (it stops
+with "could not convert TensorFlow op(s) ['GatherV2', 'Merge', '_SwitchN']"). That is why the ONNX file is
+made from the model (or its checkpoint), not from an exported SavedModel. The chunk loops stay (they convert
+to ONNX `Loop`s).
 
 tf2onnx 1.17 has no converter for TensorFlow's `Erfc` op, which exact GELU uses
 (`0.5 * x * erfc(-x / sqrt(2))`); without help it logs "Tensorflow op [...: Erfc] is not supported",
@@ -16,9 +24,16 @@ the case inside `tf.cond` branches (the global-attention rows): onnxruntime then
 dimension mismatch" or, worse, computes a wrong product. Our `MatMul` handler writes those as `Einsum`
 over `...` instead (and keeps tf2onnx's einsum decomposition off, which rejects `...` equations).
 
+A 0 in the shape of an ONNX `Reshape` means "copy this dimension of the input" unless `allowzero=1`;
+in TensorFlow it means 0. With no global token in the batch the global-attention tensors have a 0-sized
+axis, and tf2onnx 1.17 writes TensorFlow's reshapes as they are (and its reshape optimizer rewrites computed
+shapes into constants with 0 = "copy" and -1 = "infer", which cannot be inferred from an empty tensor):
+onnxruntime then fails ("Input shape:{0,128}" in `query_global`). Our `Reshape` handler sets
+`allowzero=1` (opset 14 and later) and the reshape optimizer stays off.
+
 The request checks of the SavedModel are TensorFlow `Assert` ops, which tf2onnx drops: in ONNX an
-example with out-of-range ids or too many global tokens yields NaN rows (the model poisons them), but
-shape and mask-value checks are gone, so validate requests before calling the ONNX model.
+example with out-of-range ids or mask values yields NaN rows (the model poisons them), but shape checks
+are gone, so validate requests before calling the ONNX model.
 """
 
 from __future__ import annotations
@@ -31,6 +46,13 @@ import numpy as np
 from .signatures import DEFAULT_SIGNATURE
 
 DEFAULT_OPSET = 17
+MIN_OPSET = 14  # `Reshape(allowzero=1)`
+# tf2onnx optimizers that break the graph: the einsum decomposition rejects the `...` equations of our
+# `MatMul` handler, and the reshape optimizer writes shapes with 0 = "copy", which `allowzero=1` reads as 0;
+# and those that find nothing to do in a Longformer (no upsampling, pooling or quantize/dequantize nodes)
+# but walk every subgraph on each pass (~15 % of the conversion time)
+_OPTIMIZERS_OFF = ("einsum_optimizer", "reshape_optimizer", "remove_redundant_upsample", "global_pool_optimizer",
+                   "const_dequantize_optimizer", "q_dq_optimizer")
 
 
 def _erfc_as_one_minus_erf(ctx, node, name, args):
@@ -84,6 +106,23 @@ def _matmul_keeping_transposes(ctx, node, name, args):
     node.set_attr("equation", f"{left},{right}->...ik")
 
 
+def _reshape_with_literal_zeros(ctx, node, name, args):
+    """tf2onnx handler: tf2onnx's `Reshape` conversion with `allowzero=1`, TensorFlow's meaning of a 0."""
+    from tf2onnx.onnx_opset.tensor import Reshape
+
+    Reshape.version_5(ctx, node)
+    if node.type == "Reshape":  # not removed as a no-op
+        node.set_attr("allowzero", 1)
+
+
+_HANDLERS = {
+    "Erfc": _erfc_as_one_minus_erf,
+    "PadV2": _pad_v2_with_matching_value,
+    "Reshape": _reshape_with_literal_zeros,
+    **dict.fromkeys(("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"), _matmul_keeping_transposes),
+}
+
+
 def _all_nodes(graph):
     """Every node of an ONNX graph, those of `If` / `Loop` bodies included."""
     for node in graph.node:
@@ -94,68 +133,93 @@ def _all_nodes(graph):
 
 
 @contextlib.contextmanager
-def _without_einsum_optimizer():
-    """Skip tf2onnx's einsum decomposition: it rejects the `...` equations above (ONNX Einsum runs them)."""
+def _tf2onnx_settings():
+    """tf2onnx without the optimizers of `_OPTIMIZERS_OFF`, and failing on an optimizer error.
+
+    By default tf2onnx deep-copies the whole graph (weights included) before each optimizer pass, to skip a
+    pass that fails: ~45 % of the conversion time, and a failure would go unnoticed.
+    """
     import tf2onnx.optimizer
+    from tf2onnx.constants import ENV_TF2ONNX_CATCH_ERRORS
 
     optimizers = getattr(tf2onnx.optimizer, "_optimizers", {})
-    removed = optimizers.pop("einsum_optimizer", None)
+    saved = dict(optimizers)  # their order matters: restored as it was
+    for name in _OPTIMIZERS_OFF:
+        optimizers.pop(name, None)
+    catch_errors = os.environ.get(ENV_TF2ONNX_CATCH_ERRORS)
+    os.environ[ENV_TF2ONNX_CATCH_ERRORS] = "FALSE"
     try:
         yield
     finally:
-        if removed is not None:
-            optimizers["einsum_optimizer"] = removed
+        optimizers.clear()
+        optimizers.update(saved)
+        if catch_errors is None:
+            del os.environ[ENV_TF2ONNX_CATCH_ERRORS]
+        else:
+            os.environ[ENV_TF2ONNX_CATCH_ERRORS] = catch_errors
 
 
-def export_onnx(saved_model_dir: str | os.PathLike, output_path: str | os.PathLike,
-                signature: str = DEFAULT_SIGNATURE, opset: int = DEFAULT_OPSET) -> str:
-    """Convert one signature of an exported SavedModel (`OUT/<version>`) to an ONNX file.
+def _is_saved_model(path) -> bool:
+    return isinstance(path, (str, os.PathLike)) and os.path.isfile(os.path.join(os.fspath(path), "saved_model.pb"))
 
-    Inputs and outputs keep the signature's names and dynamic axes.
+
+def export_onnx(model, output_path: str | os.PathLike, *, task: str | None = None,
+                signature: str = DEFAULT_SIGNATURE, int_dtype="int32", opset: int = DEFAULT_OPSET,
+                allow_missing_weights: bool = False) -> str:
+    """Convert a model's serving signature to an ONNX file.
+
+    The ONNX model has the signature's inputs and outputs (names, dtype, dynamic batch and length) and the
+    same default global attention as the SavedModel of `export_saved_model`; it returns the task's outputs.
 
     Args:
-        saved_model_dir: a version folder written by `export_saved_model`.
+        model: a `TFLongformer*` model, or anything `from_pretrained` reads (then loaded for `task`). Not
+            an exported SavedModel: its layer loop cannot be converted (see the module docstring).
         output_path: the `.onnx` file to write (atomically).
-        signature: `serving_default` or `with_global_attention`.
-        opset: ONNX opset (17 by default).
+        task: export task; by default the model's own (as in `export_saved_model`).
+        signature: `serving_default` (the task's default global attention) or `with_global_attention`.
+        int_dtype: dtype of the inputs, `int32` (default) or `int64`.
+        opset: ONNX opset, at least 14 (17 by default).
+        allow_missing_weights: see `load_for_export` (only used when `model` is a path).
 
     Returns:
         `output_path`.
 
     Raises:
         ImportError: tf2onnx or onnx is not installed.
+        ValueError: a SavedModel folder instead of a model, an unknown signature or task, opset < 14.
         RuntimeError: the graph holds ops that tf2onnx could not convert (listed).
 
     Example:
-        >>> export_onnx("/models/longformer_qa/1", "longformer_qa.onnx")  # doctest: +SKIP
+        >>> export_onnx("./longformer-qa", "longformer_qa.onnx")  # doctest: +SKIP
+        'longformer_qa.onnx'
     """
     import onnx
     import tensorflow as tf
     import tf2onnx
 
-    from ..atomic import atomic_path
-    from .saved_model import _umask
+    from converters.atomic import atomic_path
 
-    loaded = tf.saved_model.load(os.fspath(saved_model_dir))
-    if signature not in loaded.signatures:
-        raise ValueError(f"{saved_model_dir} has no signature {signature!r}; it has {sorted(loaded.signatures)}.")
-    fn = loaded.signatures[signature]
-    specs = fn.structured_input_signature[1]
-    names = sorted(specs)
+    from ..layers.layer_loop import layers_unrolled
+    from .saved_model import _umask, model_and_task
+    from .signatures import as_int_dtype, build_signatures
 
-    def call(*tensors):
-        return fn(**dict(zip(names, tensors, strict=True)))
-
-    input_signature = [tf.TensorSpec(specs[n].shape, specs[n].dtype, name=n) for n in names]
-    handlers = {
-        "Erfc": (_erfc_as_one_minus_erf, []),
-        "PadV2": (_pad_v2_with_matching_value, []),
-        **{op: (_matmul_keeping_transposes, []) for op in ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")},
-    }
-    with _without_einsum_optimizer():
+    if _is_saved_model(model):
+        raise ValueError(f"{os.fspath(model)} is an exported SavedModel; ONNX is converted from the model: pass "
+                         "the checkpoint folder (or the model) it was exported from.")
+    if opset < MIN_OPSET:
+        raise ValueError(f"opset must be at least {MIN_OPSET} (Reshape with allowzero), got {opset}.")
+    dtype = as_int_dtype(int_dtype)
+    model, task_obj = model_and_task(model, task, allow_missing_weights)
+    with layers_unrolled():
+        signatures = build_signatures(model, task_obj, dtype)
+    if signature not in signatures:
+        raise ValueError(f"unknown signature {signature!r}; pick one of {sorted(signatures)}.")
+    concrete = signatures[signature]
+    specs = list(concrete.structured_input_signature[0])
+    with _tf2onnx_settings():
         model_proto, _ = tf2onnx.convert.from_function(
-            tf.function(call, input_signature=input_signature), input_signature=input_signature, opset=opset,
-            custom_op_handlers=handlers,
+            tf.function(concrete, input_signature=specs), input_signature=specs, opset=opset,
+            custom_op_handlers={op: (handler, []) for op, handler in _HANDLERS.items()},
         )
     known = {schema.name for schema in onnx.defs.get_all_schemas()}
     unsupported = sorted({n.op_type for n in _all_nodes(model_proto.graph) if n.domain in ("", "ai.onnx")} - known)

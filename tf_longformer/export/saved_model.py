@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from ..tasks import Task, get_task, task_from_config, task_of_model
 from .signatures import DEFAULT_SIGNATURE, GLOBAL_SIGNATURE, INPUT_NAMES, as_int_dtype, build_signatures
+from .text_signature import TEXT_SIGNATURE, TextSignature, load_text_tokenizer
 
 EXPORT_INFO = os.path.join("assets.extra", "tf_longformer_export.json")
 
@@ -70,9 +71,26 @@ def load_for_export(source: str | os.PathLike, task: str | Task | None = None,
     return model, task
 
 
+def model_and_task(model, task: str | Task | None = None, allow_missing_weights: bool = False):
+    """`(model, Task)` to export: `model` as given (checked against `task`) or, for a path, loaded for `task`.
+
+    Raises:
+        ValueError: `task` is not the model's own, or see `load_for_export`.
+    """
+    if isinstance(model, (str, os.PathLike)):
+        return load_for_export(model, task, allow_missing_weights)
+    task_obj = task_of_model(model)
+    if task is not None and (task if isinstance(task, Task) else get_task(task)) != task_obj:
+        name = task.name if isinstance(task, Task) else task
+        raise ValueError(f"task {name!r} does not match the model: a {type(model).__name__} serves {task_obj.name!r}.")
+    return model, task_obj
+
+
 def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None = None, version: int | None = None,
                        include_attentions: bool = False, include_hidden_states: bool = False,
-                       int_dtype=tf.int32, allow_missing_weights: bool = False, jit_compile: bool = False) -> str:
+                       int_dtype=tf.int32, allow_missing_weights: bool = False, text: bool = False,
+                       tokenizer=None, top_k: int = 5, max_answer_len: int = 15, doc_stride: int | None = None,
+                       jit_compile: bool = False) -> str:
     """Export `model` as `export_dir/<version>/`, a SavedModel that TF Serving loads as is.
 
     The version folder appears atomically: the SavedModel is written into a hidden temporary folder
@@ -90,6 +108,12 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
         include_hidden_states: also serve `hidden_states_<i>`.
         int_dtype: dtype of the inputs, `tf.int32` (default) or `tf.int64` (or their names).
         allow_missing_weights: see `load_for_export` (only used when `model` is a path).
+        text: also serve the `text` signature: raw strings in, the task's answers out, tokenized inside the
+            graph (see `text_signature.py` and docs/serving.md).
+        tokenizer: with `text`: the model's `LongformerTokenizerFast` or its folder (default: the folder of
+            `model` when it is a path).
+        top_k, max_answer_len, doc_stride: with `text`: fill-mask predictions per mask; question answering's
+            longest answer (tokens) and window overlap (default `min(max_length // 2, 128)`).
         jit_compile: serve the model through XLA (`signatures.build_signatures`).
 
     Returns:
@@ -98,6 +122,7 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
     Raises:
         FileExistsError: `version` already exists.
         ValueError: unknown task, a model of another task, or a bad `version` / `int_dtype`.
+        TextExportError (a ValueError): with `text`, no tokenizer, or one the graph cannot reproduce.
 
     Example:
         >>> path = export_saved_model(model, "/models/longformer_qa")  # doctest: +SKIP
@@ -105,13 +130,9 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
         '/models/longformer_qa/1'
     """
     dtype = as_int_dtype(int_dtype)
-    if isinstance(model, (str, os.PathLike)):
-        model, task_obj = load_for_export(model, task, allow_missing_weights)
-    else:
-        task_obj = task_of_model(model)
-        if task is not None and get_task(task) != task_obj:
-            raise ValueError(f"task {task!r} does not match the model: a {type(model).__name__} serves "
-                             f"{task_obj.name!r}.")
+    if text and tokenizer is None and isinstance(model, (str, os.PathLike)):
+        tokenizer = model
+    model, task_obj = model_and_task(model, task, allow_missing_weights)
     export_dir = os.path.abspath(os.fspath(export_dir))
     if version is None:
         version = next_version(export_dir)
@@ -121,15 +142,20 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
     if os.path.exists(final):
         raise FileExistsError(f"{final} already exists; pick another version (or omit it to use the next one).")
 
+    text_signature = (TextSignature(model, task_obj, load_text_tokenizer(tokenizer), top_k=top_k,
+                                    max_answer_len=max_answer_len, doc_stride=doc_stride) if text else None)
     signatures = build_signatures(model, task_obj, dtype, include_attentions, include_hidden_states, jit_compile)
     root = tf.Module()
-    root.model_variables = [_tf_variable(v) for v in model.weights]
+    root.model_variables = [_tf_variable(v) for v in model.variables]  # seed generator states too (dropout)
+    if text_signature is not None:
+        root.text_tokenizer = text_signature.tokenizer  # its lookup tables
+        signatures[TEXT_SIGNATURE] = text_signature.concrete_function(forward=signatures[GLOBAL_SIGNATURE])
     os.makedirs(export_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a model server may run as another user
         tf.saved_model.save(root, tmp, signatures=signatures)
-        _write_export_info(tmp, model, task_obj, dtype, signatures)
+        _write_export_info(tmp, model, task_obj, dtype, signatures, text_signature)
         if os.path.exists(final):
             raise FileExistsError(f"{final} appeared while exporting; not overwriting it.")
         os.rename(tmp, final)
@@ -151,7 +177,7 @@ def _tf_variable(variable):
     return value if isinstance(value, tf.Variable) else variable
 
 
-def _write_export_info(folder: str, model, task: Task, dtype: tf.DType, signatures: dict) -> None:
+def _write_export_info(folder: str, model, task: Task, dtype: tf.DType, signatures: dict, text_signature=None) -> None:
     """A small JSON beside the SavedModel describing it (TF Serving ignores `assets.extra`)."""
     from .. import __version__
 
@@ -168,6 +194,7 @@ def _write_export_info(folder: str, model, task: Task, dtype: tf.DType, signatur
                    "outputs": sorted(fn.structured_outputs)}
             for name, fn in signatures.items() if name in (DEFAULT_SIGNATURE, GLOBAL_SIGNATURE)
         },
+        **({"text_signature": text_signature.info()} if text_signature is not None else {}),
         "tf_longformer_version": __version__,
         "tensorflow_version": tf.__version__,
     }

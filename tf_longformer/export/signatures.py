@@ -17,6 +17,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from ..default_global_attention import cls_global_attention_mask, question_global_attention_mask
+from ..input_checks import MASK_HINTS, mask_values_ok, values_message, vocabulary_hint
 from ..tasks import Task
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -40,24 +41,29 @@ def _assert(condition: tf.Tensor, message: str) -> tf.Operation:
 
 
 def _request_checks(task: Task, config, tensors: dict[str, tf.Tensor]) -> list[tf.Operation]:
-    """Graph assertions on one request, each with a message a client can act on."""
+    """Graph assertions on one request, each with a message a client can act on (the model's own words)."""
     input_ids = tensors["input_ids"]
     shape = tf.shape(input_ids)
     layout = "(batch, num_choices, sequence_length)" if task.choices else "(batch, sequence_length)"
+    in_vocabulary = (input_ids >= 0) & (input_ids < config.vocab_size)
     checks = [
-        _assert(shape[-1] > 0, f"input_ids must have at least one token per row; expected shape {layout}"),
+        _assert(tf.reduce_prod(shape) > 0,
+                "input_ids is empty (no examples or no tokens); give at least one example of at least one token "
+                f"(shape {layout})."),
         _assert(shape[-1] <= config.max_sequence_length,
                 f"sequences may have at most {config.max_sequence_length} tokens "
                 "(max_position_embeddings - pad_token_id - 1); truncate the input"),
-        _assert(tf.reduce_all((input_ids >= 0) & (input_ids < config.vocab_size)),
-                f"input_ids contains ids outside [0, {config.vocab_size}); use the model's own tokenizer"),
+        _assert(tf.reduce_all(in_vocabulary),
+                values_message(input_ids, in_vocabulary, "input_ids", f"outside [0, {config.vocab_size})",
+                               vocabulary_hint(config.vocab_size))),
     ]
     for name, mask in tensors.items():
         if name == "input_ids":
             continue
         same = tf.reduce_all(tf.equal(tf.shape(mask), shape))
         checks.append(_assert(same, f"{name} must have the same shape as input_ids {layout}"))
-        checks.append(_assert(tf.reduce_all((mask == 0) | (mask == 1)), f"{name} must hold only 0 and 1"))
+        ok, what = mask_values_ok(mask, name)
+        checks.append(_assert(tf.reduce_all(ok), values_message(mask, ok, name, what, MASK_HINTS[name])))
     return checks
 
 

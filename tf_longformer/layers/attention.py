@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from ..global_attention import GlobalSlots
 from ..global_tiers import Branch, run_branches
+from ..head_mask import scale_heads, scale_merged_heads
 from ..xla import in_xla_context
 from .chunk_loop import map_row_chunks, traced_inference
 from .global_chunks import SlotChunks
@@ -128,6 +129,7 @@ class LongformerSelfAttention(keras.layers.Layer):
         slots: GlobalSlots,
         output_attentions: bool = False,
         training: bool | None = None,
+        layer_head_mask: tf.Tensor | None = None,
     ):
         """Attend.
 
@@ -137,6 +139,7 @@ class LongformerSelfAttention(keras.layers.Layer):
             slots: the batch's `GlobalSlots`.
             output_attentions: also return the probabilities.
             training: dropout on.
+            layer_head_mask: `(heads,)` multipliers of each head's probabilities (see `head_mask.py`).
 
         Returns:
             `(output, local_probs, global_probs)`: output `(batch, n, hidden)`; when
@@ -197,6 +200,7 @@ class LongformerSelfAttention(keras.layers.Layer):
                                   [v for layer in global_layers for v in layer.weights],
                                   getattr(self.dropout, "seed_generator", None), bool(training))
         output.set_shape(hidden_states.shape)
+        output = scale_merged_heads(output, layer_head_mask, self.head_dim)
 
         if not output_attentions:
             return output, None, None
@@ -204,7 +208,10 @@ class LongformerSelfAttention(keras.layers.Layer):
         probs_band = band * tf.cast(band_inv_sum * tf.exp(window_b.lse - to_blocks(total.lse, size, axis=1)),
                                     band.dtype)
         local_probs = self._local_probs_for_output(probs_global, probs_band, slots.is_global, n, padded_n)
-        return output, tf.cast(local_probs, compute_dtype), global_probs
+        local_probs = tf.cast(local_probs, compute_dtype)
+        if global_probs is not None:  # None: an eager batch without global tokens
+            global_probs = scale_heads(global_probs, layer_head_mask, 1)
+        return output, scale_heads(local_probs, layer_head_mask, 1), global_probs
 
     def _global_part(self, query_flat, key, value, window_out, window_lse, hidden_states, *, slots: GlobalSlots,
                      with_probs: bool, is_index_masked, padded_query, n, training):
@@ -338,7 +345,10 @@ class LongformerSelfAttention(keras.layers.Layer):
             return attend_rows(scores, values)
 
         if factored_form is None:
-            factored_form = self._factored_limit() > 0 and slots.num_slots <= self._factored_limit()
+            # Training uses one form: in a gradient graph a tf.cond exposes both branches' intermediates, which
+            # differ in dtype here, and TensorFlow's type inference then warns "Type inference failed" in every fit.
+            factored_form = (not training and self._factored_limit() > 0
+                             and slots.num_slots <= self._factored_limit())
         if isinstance(factored_form, bool):
             out, probs = factored() if factored_form else projected()
         else:

@@ -101,11 +101,12 @@ class LongformerLayer(keras.layers.Layer):
             out[f"{prefix}.bias"] = (norm.beta, False)
         return out
 
-    def call(self, hidden_states, is_index_masked, slots: GlobalSlots, output_attentions=False, training=None):
+    def call(self, hidden_states, is_index_masked, slots: GlobalSlots, output_attentions=False, training=None,
+             layer_head_mask=None):
         """Returns `(hidden_states, local_probs or None, global_probs or None)`."""
         attn, local_probs, global_probs = self.self_attention(
             hidden_states, is_index_masked=is_index_masked, slots=slots, output_attentions=output_attentions,
-            training=training,
+            training=training, layer_head_mask=layer_head_mask,
         )
 
         def output_block(attn, hidden_states):

@@ -13,11 +13,15 @@ import tensorflow as tf
 
 from ..configuration import LongformerConfig
 from ..global_attention import compute_global_slots
+from ..head_mask import per_layer_head_masks
 from ..input_checks import (
     InvalidInputError,
     check_index_range,
+    check_mask,
+    check_not_empty,
     check_same_shape,
     check_sequence_length,
+    vocabulary_hint,
 )
 from ..layers.checkpointing import checkpointed_layer_call
 from ..layers.chunk_loop import traced_inference
@@ -105,6 +109,7 @@ class TFLongformerMainLayer(keras.layers.Layer):
         self,
         input_ids=None,
         attention_mask=None,
+        head_mask=None,
         global_attention_mask=None,
         token_type_ids=None,
         position_ids=None,
@@ -128,7 +133,6 @@ class TFLongformerMainLayer(keras.layers.Layer):
                     f"input_ids must have shape (batch, sequence_length), got rank {input_ids.shape.rank} "
                     f"({input_ids.shape}); add a batch axis with input_ids[None]."
                 )
-            input_ids = tf.cast(input_ids, tf.int32)
             shape_source, shape_name = input_ids, "input_ids"
         else:
             inputs_embeds = tf.convert_to_tensor(inputs_embeds)
@@ -144,32 +148,42 @@ class TFLongformerMainLayer(keras.layers.Layer):
 
         batch = _static_or_dynamic(shape_source, 0)
         seq_len = _static_or_dynamic(shape_source, 1)
+        shape_source = check_not_empty(shape_source, batch, seq_len, shape_name)
         check_sequence_length(seq_len, c.max_sequence_length)
         shape = tf.shape(shape_source)
 
+        # every value is checked in its own dtype, before a cast to int32 could wrap it around
         bad_rows = tf.zeros(shape[:1], tf.bool)
         if input_ids is not None:
+            input_ids = shape_source
             bad_rows |= check_index_range(
-                input_ids, c.vocab_size, "input_ids",
-                f"this model's vocabulary has {c.vocab_size} ids: use the tokenizer that belongs to the model.",
+                input_ids, c.vocab_size, "input_ids", vocabulary_hint(c.vocab_size))
+            input_ids = tf.cast(input_ids, tf.int32)
+        attention_mask, failing = check_mask(attention_mask, "attention_mask")
+        bad_rows |= failing
+        global_attention_mask, failing = check_mask(global_attention_mask, "global_attention_mask")
+        bad_rows |= failing
+        if attention_mask is None:
+            attention_mask = tf.ones(shape, tf.int32)
+        if token_type_ids is None:
+            token_type_ids = tf.zeros(shape, tf.int32)
+        else:
+            bad_rows |= check_index_range(
+                token_type_ids, c.type_vocab_size, "token_type_ids",
+                f"this model has {c.type_vocab_size} token type(s); RoBERTa-style models use only 0.",
             )
-        attention_mask = tf.ones(shape, tf.int32) if attention_mask is None else tf.cast(attention_mask, tf.int32)
-        token_type_ids = tf.zeros(shape, tf.int32) if token_type_ids is None else tf.cast(token_type_ids, tf.int32)
-        bad_rows |= check_index_range(
-            token_type_ids, c.type_vocab_size, "token_type_ids",
-            f"this model has {c.type_vocab_size} token type(s); RoBERTa-style models use only 0.",
-        )
+            token_type_ids = tf.cast(token_type_ids, tf.int32)
         if global_attention_mask is not None:
-            # 0 padding, 1 local, 2 global (transformers' _merge_to_attention_mask)
-            attention_mask = attention_mask * (tf.cast(global_attention_mask, tf.int32) + 1)
+            # 0 padding, 1 local, 2 global (transformers' _merge_to_attention_mask; 2 * 2 is global too)
+            attention_mask = tf.minimum(attention_mask * (global_attention_mask + 1), 2)
         if position_ids is None:
             position_ids = self._default_position_ids(input_ids, shape)
         else:
-            position_ids = tf.cast(position_ids, tf.int32)
             bad_rows |= check_index_range(
                 position_ids, c.max_position_embeddings, "position_ids",
                 f"the position table has {c.max_position_embeddings} rows.",
             )
+            position_ids = tf.cast(position_ids, tf.int32)
         safe_ids = None if input_ids is None else tf.clip_by_value(input_ids, 0, c.vocab_size - 1)
         token_type_ids = tf.clip_by_value(token_type_ids, 0, c.type_vocab_size - 1)
         position_ids = tf.clip_by_value(position_ids, 0, c.max_position_embeddings - 1)
@@ -194,10 +208,11 @@ class TFLongformerMainLayer(keras.layers.Layer):
         hidden = tf.where(bad_rows[:, None, None], tf.constant(np.nan, hidden.dtype), hidden)
 
         all_hidden, all_local, all_global = [], [], []
+        head_masks = iter(per_layer_head_masks(head_mask, c.num_hidden_layers, c.num_attention_heads))
         # gradient checkpointing (training only, as transformers): recompute each layer in the backward pass
         call_layer = checkpointed_layer_call if c.gradient_checkpointing and training is True else _call
         # traced inference without per-layer outputs: each run of identical layers is one loop in the program
-        loop = traced_inference(training) and not (output_attentions or output_hidden_states)
+        loop = traced_inference(training) and not (output_attentions or output_hidden_states or head_mask is not None)
         for run in runs_of_identical_layers(self.encoder_layers) if loop else [[x] for x in self.encoder_layers]:
             if len(run) > 1:
                 hidden = call_layers_in_loop(run, hidden, is_index_masked=is_index_masked, slots=slots)
@@ -206,7 +221,7 @@ class TFLongformerMainLayer(keras.layers.Layer):
                 all_hidden.append(hidden)
             hidden, local_probs, global_probs = call_layer(
                 run[0], hidden, is_index_masked=is_index_masked, slots=slots, output_attentions=output_attentions,
-                training=training,
+                training=training, layer_head_mask=next(head_masks),
             )
             if output_attentions:
                 all_local.append(local_probs[:, :, :seq_len])

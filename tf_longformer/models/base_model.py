@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 
 from ..modeling_outputs import TFLongformerBaseModelOutputWithPooling
-from .backbone import TFLongformerMainLayer
 from .pretrained import TFLongformerPreTrainedModel
 
 
@@ -27,38 +26,17 @@ class TFLongformerModel(TFLongformerPreTrainedModel):
         ((1, 5, 16), (1, 16))
     """
 
+    output_class = TFLongformerBaseModelOutputWithPooling
+    target_names = ()
+    with_pooler = True
+    backbone_weights_prefix = ""
+
     def __init__(self, config, add_pooling_layer: bool = True, **kwargs) -> None:
-        super().__init__(config, **kwargs)
-        self.add_pooling_layer = add_pooling_layer
-        self.longformer = TFLongformerMainLayer(self.config, add_pooling_layer, name="longformer",
-                                                dtype=self.dtype_policy)
-        self.longformer.build()
-        self.built = True
+        super().__init__(config, add_pooling_layer=add_pooling_layer, **kwargs)
 
-    def hf_weights(self) -> dict:
-        return self.longformer.hf_weights()
-
-    def call(self, input_ids=None, attention_mask=None, global_attention_mask=None, token_type_ids=None,
-             position_ids=None, inputs_embeds=None, output_attentions=None, output_hidden_states=None,
-             return_dict=None, training=False) -> TFLongformerBaseModelOutputWithPooling:
-        """Encode.
-
-        Args:
-            input_ids: `(batch, seq)` int ids (or a dict holding all inputs).
-            attention_mask: `(batch, seq)` 1 for tokens, 0 for padding.
-            global_attention_mask: `(batch, seq)` 1 for tokens with global attention.
-            token_type_ids, position_ids: `(batch, seq)`; defaults as RoBERTa.
-            inputs_embeds: `(batch, seq, hidden)` instead of `input_ids`.
-            output_attentions, output_hidden_states, return_dict: as in transformers.
-            training: dropout on.
-
-        Returns:
-            TFLongformerBaseModelOutputWithPooling (or its tuple).
-        """
-        inputs, _ = self._split_inputs(input_ids, attention_mask=attention_mask, global_attention_mask=global_attention_mask,
-            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds)
-        out, return_dict = self._run_backbone(inputs, output_attentions, output_hidden_states, return_dict, training)
-        return self._finish(out, return_dict)
+    def task_outputs(self, backbone_output, inputs, training) -> dict:
+        return {"last_hidden_state": backbone_output.last_hidden_state,
+                "pooler_output": backbone_output.pooler_output}
 
     def get_config(self) -> dict:
         return {**super().get_config(), "add_pooling_layer": self.add_pooling_layer}

@@ -7,13 +7,14 @@ import keras
 from ..layers.heads import LongformerLMHead
 from ..losses import cross_entropy
 from ..modeling_outputs import TFLongformerMaskedLMOutput
-from .backbone import TFLongformerMainLayer
-from .pretrained import TFLongformerPreTrainedModel
+from .pretrained import TFLongformerPreTrainedModel, prefixed
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")
 class TFLongformerForMaskedLM(TFLongformerPreTrainedModel):
     """Longformer with a language-modelling head (transformers' `LongformerForMaskedLM`).
+
+    With `labels` (`-100` = ignored) the output also holds the mean cross-entropy.
 
     Args:
         config: LongformerConfig.
@@ -28,32 +29,21 @@ class TFLongformerForMaskedLM(TFLongformerPreTrainedModel):
         ((1, 4, 50), 0)
     """
 
+    output_class = TFLongformerMaskedLMOutput
+
     def __init__(self, config, **kwargs) -> None:
         super().__init__(config, **kwargs)
         c = self.config
-        self.longformer = TFLongformerMainLayer(c, add_pooling_layer=False, name="longformer", dtype=self.dtype_policy)
+        # === Layers ===
         self.lm_head = LongformerLMHead(c.hidden_size, c.vocab_size, c.layer_norm_eps, c.tie_word_embeddings,
                                         c.initializer_range, name="lm_head", dtype=self.dtype_policy)
-        self.longformer.build()
         self.lm_head.build()
-        self.built = True
 
-    def hf_weights(self) -> dict:
-        out = {f"longformer.{k}": v for k, v in self.longformer.hf_weights().items()}
-        out.update({f"lm_head.{k}": v for k, v in self.lm_head.hf_weights().items()})
-        return out
+    def head_weights(self) -> dict:
+        return prefixed("lm_head", self.lm_head.hf_weights())
 
-    def call(self, input_ids=None, attention_mask=None, global_attention_mask=None, token_type_ids=None,
-             position_ids=None, inputs_embeds=None, output_attentions=None, output_hidden_states=None,
-             return_dict=None, labels=None, training=False) -> TFLongformerMaskedLMOutput:
-        """Predict tokens; with `labels` (`-100` = ignored) also the mean cross-entropy."""
-        inputs, targets = self._split_inputs(input_ids, attention_mask=attention_mask, global_attention_mask=global_attention_mask,
-            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels)
-        labels = targets["labels"]
-        out, return_dict = self._run_backbone(inputs, output_attentions, output_hidden_states, return_dict, training)
-        logits = self.lm_head(out.last_hidden_state, self.longformer.word_embeddings)
-        return self._finish(TFLongformerMaskedLMOutput(
-            loss=None if labels is None else cross_entropy(logits, labels),
-            logits=logits, hidden_states=out.hidden_states, attentions=out.attentions,
-            global_attentions=out.global_attentions,
-        ), return_dict)
+    def task_outputs(self, backbone_output, inputs, training) -> dict:
+        return {"logits": self.lm_head(backbone_output.last_hidden_state, self.longformer.word_embeddings)}
+
+    def task_loss(self, outputs, targets):
+        return cross_entropy(outputs["logits"], targets["labels"])

@@ -9,8 +9,11 @@ from ..default_global_attention import question_global_attention_mask
 from ..input_checks import InvalidInputError
 from ..losses import cross_entropy
 from ..modeling_outputs import TFLongformerMultipleChoiceModelOutput
-from .backbone import TFLongformerMainLayer
-from .pretrained import TFLongformerPreTrainedModel
+from .pretrained import TFLongformerPreTrainedModel, dense_weights
+
+# inputs whose leading axes are (batch, choices); head_mask is per model, not per example
+_PER_CHOICE = ("input_ids", "attention_mask", "global_attention_mask", "token_type_ids", "position_ids",
+               "inputs_embeds")
 
 
 def _flatten_choices(x):
@@ -22,12 +25,18 @@ def _flatten_choices(x):
     return tf.reshape(x, tf.concat([[-1], shape[2:]], axis=0))
 
 
+def _main_input(inputs: dict) -> tf.Tensor:
+    source = inputs.get("input_ids")
+    return tf.convert_to_tensor(source if source is not None else inputs["inputs_embeds"])
+
+
 @keras.saving.register_keras_serializable(package="tf_longformer")
 class TFLongformerForMultipleChoice(TFLongformerPreTrainedModel):
     """Longformer scoring each of `num_choices` inputs (transformers' `LongformerForMultipleChoice`).
 
     Inputs have shape `(batch, num_choices, seq)`. Without `global_attention_mask` the tokens after the
-    second `</s>` of each choice get global attention, as in transformers.
+    second `</s>` of each choice get global attention, as in transformers. With `labels` (index of the
+    right choice) the output also holds the mean cross-entropy.
 
     Args:
         config: LongformerConfig.
@@ -41,49 +50,40 @@ class TFLongformerForMultipleChoice(TFLongformerPreTrainedModel):
         (1, 2)
     """
 
+    output_class = TFLongformerMultipleChoiceModelOutput
+    with_pooler = True
+
     def __init__(self, config, **kwargs) -> None:
         super().__init__(config, **kwargs)
         c = self.config
-        self.longformer = TFLongformerMainLayer(c, add_pooling_layer=True, name="longformer", dtype=self.dtype_policy)
+        # === Layers ===
         self.dropout = keras.layers.Dropout(c.hidden_dropout_prob, dtype=self.dtype_policy)
         self.classifier = keras.layers.Dense(
             1, kernel_initializer=keras.initializers.TruncatedNormal(stddev=c.initializer_range),
             name="classifier", dtype=self.dtype_policy)
-        self.longformer.build()
         self.classifier.build((None, c.hidden_size))
-        self.built = True
 
-    def hf_weights(self) -> dict:
-        out = {f"longformer.{k}": v for k, v in self.longformer.hf_weights().items()}
-        out["classifier.weight"] = (self.classifier.kernel, True)
-        out["classifier.bias"] = (self.classifier.bias, False)
-        return out
+    def head_weights(self) -> dict:
+        return dense_weights("classifier", self.classifier)
 
-    def call(self, input_ids=None, attention_mask=None, global_attention_mask=None, token_type_ids=None,
-             position_ids=None, inputs_embeds=None, output_attentions=None, output_hidden_states=None,
-             return_dict=None, labels=None, training=False) -> TFLongformerMultipleChoiceModelOutput:
-        """Score the choices; with `labels` (index of the right choice) also the mean cross-entropy."""
-        inputs, targets = self._split_inputs(input_ids, attention_mask=attention_mask, global_attention_mask=global_attention_mask,
-            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds, labels=labels)
-        labels = targets["labels"]
-        source = inputs.get("input_ids")
-        source = tf.convert_to_tensor(source if source is not None else inputs["inputs_embeds"])
+    def default_global_attention(self, input_ids):
+        return question_global_attention_mask(input_ids, self.config.sep_token_id, before_sep_token=False)
+
+    def backbone_inputs(self, inputs: dict) -> dict:
+        source = _main_input(inputs)
         expected_rank = 3 if inputs.get("input_ids") is not None else 4
         if source.shape.rank != expected_rank:
             raise InvalidInputError(
                 f"Multiple-choice inputs need shape (batch, num_choices, sequence_length"
                 f"{', hidden' if expected_rank == 4 else ''}), got rank {source.shape.rank}."
             )
+        return {k: _flatten_choices(v) if k in _PER_CHOICE else v for k, v in inputs.items()}
+
+    def task_outputs(self, backbone_output, inputs, training) -> dict:
+        source = _main_input(inputs)
         num_choices = source.shape[1] if source.shape[1] is not None else tf.shape(source)[1]
-        flat = {k: _flatten_choices(v) for k, v in inputs.items()}
-        out, return_dict = self._run_backbone(
-            flat, output_attentions, output_hidden_states, return_dict, training,
-            default_global_attention=lambda ids: question_global_attention_mask(
-                ids, self.config.sep_token_id, before_sep_token=False))
-        logits = self.classifier(self.dropout(out.pooler_output, training=training))
-        logits = tf.reshape(logits, tf.stack([-1, num_choices]))
-        return self._finish(TFLongformerMultipleChoiceModelOutput(
-            loss=None if labels is None else cross_entropy(logits, labels),
-            logits=logits, hidden_states=out.hidden_states, attentions=out.attentions,
-            global_attentions=out.global_attentions,
-        ), return_dict)
+        logits = self.classifier(self.dropout(backbone_output.pooler_output, training=training))
+        return {"logits": tf.reshape(logits, tf.stack([-1, num_choices]))}
+
+    def task_loss(self, outputs, targets):
+        return cross_entropy(outputs["logits"], targets["labels"])

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from ..configuration import LongformerConfig
+from ..hub_upload import PushToHubMixin
 from ..modeling_outputs import ModelOutput
 from ..training import (
+    HF_OWN_LOSS,
     first_replica_batch,
     hf_style_loss,
     logs_for_strategy,
@@ -18,30 +23,38 @@ from ..training import (
     metric_targets,
     model_loss,
     move_y_into_inputs,
+    per_output_metrics,
     prediction_outputs,
 )
-
-# Arguments that may arrive inside a single dict (Keras `fit` / HF style `model(batch)`).
-MODEL_INPUT_NAMES = (
-    "input_ids", "attention_mask", "global_attention_mask", "token_type_ids", "position_ids", "inputs_embeds",
-    "labels", "start_positions", "end_positions",
-)
-_TARGET_NAMES = ("labels", "start_positions", "end_positions")
+from .backbone import TFLongformerMainLayer
+from .call_inputs import call_arguments
+from .transformers_api import TransformersModelMixin
 
 
-class TFLongformerPreTrainedModel(keras.Model):
-    """Base class: holds the `LongformerConfig`, normalises call arguments, loads and saves checkpoints.
+class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, keras.Model):
+    """Base class of the six models: the backbone, the shared `call`, training hooks, load and save.
 
-    Subclasses set `base_model_prefix`-style PyTorch names through `hf_weights()` and implement `call`.
+    A task model adds only what is its own (as keras-hub's task models do): its layers (built in
+    `__init__`), `task_outputs` (backbone output → output fields), `task_loss`, `head_weights` (its
+    variables under their PyTorch names) and, for some heads, `default_global_attention`.
 
     Args:
         config: LongformerConfig (or its dict).
+        add_pooling_layer: build the backbone's pooler (default: the class's `with_pooler`).
     """
 
     config_class = LongformerConfig
     base_model_prefix = "longformer"
+    main_input_name = "input_ids"
+    output_class: type[ModelOutput] = ModelOutput
+    # call arguments that hold targets; the loss is computed when all of them are given
+    target_names: tuple[str, ...] = ("labels",)
+    with_pooler = False
+    # PyTorch names of the backbone's weights: `longformer.` in the task models, none in the bare encoder
+    backbone_weights_prefix = "longformer."
 
-    def __init__(self, config: LongformerConfig | Mapping, *args, **kwargs) -> None:
+    def __init__(self, config: LongformerConfig | Mapping, *args, add_pooling_layer: bool | None = None,
+                 **kwargs) -> None:
         if isinstance(config, Mapping):
             config = LongformerConfig(**config)
         if not isinstance(config, LongformerConfig):
@@ -49,62 +62,145 @@ class TFLongformerPreTrainedModel(keras.Model):
         kwargs.setdefault("name", _snake_case(type(self).__name__))
         super().__init__(*args, **kwargs)
         self.config = config
+        self._call_signature_for_inputs = inspect.signature(self.call)
+        self.add_pooling_layer = self.with_pooler if add_pooling_layer is None else add_pooling_layer
+        self.longformer = TFLongformerMainLayer(config, self.add_pooling_layer, name="longformer",
+                                                dtype=self.dtype_policy)
+        self.longformer.build()
+        self.built = True
 
-    # --- arguments --------------------------------------------------------------------------------
+    # --- the task: what each head defines -----------------------------------------------------------
 
-    def _gather_inputs(self, input_ids: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Merge a dict passed as first argument into the keyword arguments (explicit ones win)."""
-        if isinstance(input_ids, Mapping):
-            merged = {k: v for k, v in input_ids.items()}
-            unknown = set(merged) - set(MODEL_INPUT_NAMES)
-            if unknown:
-                raise ValueError(
-                    f"Unknown input(s) {sorted(unknown)}; this model takes {list(MODEL_INPUT_NAMES)}."
-                )
-            for key, value in kwargs.items():
-                if value is not None or key not in merged:
-                    merged[key] = value
-            return merged
-        kwargs["input_ids"] = input_ids
-        return kwargs
+    def task_outputs(self, backbone_output, inputs: dict[str, Any], training) -> dict[str, Any]:
+        """The head's output fields (e.g. `{"logits": ...}`) from the backbone's output."""
+        raise NotImplementedError
 
-    def _split_inputs(self, input_ids: Any, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The inputs of a `call` (keyword arguments and/or a dict as first argument) → `(backbone inputs,
-        targets)`, targets being `labels` / `start_positions` / `end_positions` (None when absent)."""
-        inputs = self._gather_inputs(input_ids, kwargs)
-        targets = {name: inputs.pop(name, None) for name in _TARGET_NAMES}
-        return inputs, targets
+    def task_loss(self, outputs: dict[str, Any], targets: dict[str, Any]) -> tf.Tensor:
+        """The loss transformers' PyTorch head computes (a scalar), given every target."""
+        raise NotImplementedError(f"{type(self).__name__} has no loss of its own.")
 
-    def _run_backbone(self, inputs: dict[str, Any], output_attentions, output_hidden_states, return_dict,
-                      training, default_global_attention: Callable | None = None):
-        """Run `self.longformer` with the output flags resolved against the config.
+    def head_weights(self) -> dict:
+        """The head's variables under their PyTorch names → `(variable, transpose)`."""
+        return {}
+
+    def default_global_attention(self, input_ids: tf.Tensor) -> tf.Tensor | None:
+        """The `global_attention_mask` used when none is given (as the PyTorch head), or None."""
+        return None
+
+    def backbone_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The inputs as the backbone takes them (multiple choice folds the choices into the batch)."""
+        return inputs
+
+    def hf_weights(self) -> dict:
+        """Every variable under its Hugging Face PyTorch parameter name → `(variable, transpose)`."""
+        out = {f"{self.backbone_weights_prefix}{k}": v for k, v in self.longformer.hf_weights().items()}
+        out.update(self.head_weights())
+        return out
+
+    # --- calling ----------------------------------------------------------------------------------
+
+    def __call__(self, *args, **kwargs):
+        """Call the model with inputs in any transformers-4 form (see `models/call_inputs.py`)."""
+        return super().__call__(**call_arguments(self._call_signature_for_inputs, args, kwargs))
+
+    def call(self, input_ids=None, attention_mask=None, head_mask=None, global_attention_mask=None,
+             token_type_ids=None, position_ids=None, inputs_embeds=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, labels=None, training=False):
+        """Run the model, with the arguments (and their order) of transformers 4's TF Longformer.
 
         Args:
-            inputs: backbone inputs from `_split_inputs`.
-            default_global_attention: `input_ids -> global_attention_mask`, the head's default (as in
-                transformers) when the caller gives none.
+            input_ids: `(batch, seq)` int ids (`(batch, choices, seq)` for multiple choice); or a dict /
+                `BatchEncoding` / list of all inputs (see `models/call_inputs.py`).
+            attention_mask: 1 for tokens, 0 for padding; same shape as `input_ids`.
+            head_mask: `(heads,)` or `(layers, heads)` multipliers of each head's attention probabilities.
+            global_attention_mask: 1 for tokens with global attention (default: the head's own, as in
+                transformers).
+            token_type_ids, position_ids: same shape as `input_ids`; defaults as RoBERTa.
+            inputs_embeds: `(..., seq, hidden)` instead of `input_ids`.
+            output_attentions, output_hidden_states, return_dict: as in transformers (default: the config's).
+            labels: targets of the head's loss (`-100` = ignored where it applies).
+            training: dropout on.
 
         Returns:
-            `(backbone output, return_dict)`.
+            The head's output class (or its tuple when `return_dict=False`).
         """
-        if (default_global_attention is not None and inputs.get("global_attention_mask") is None
-                and inputs.get("input_ids") is not None):
-            inputs = {**inputs, "global_attention_mask": default_global_attention(inputs["input_ids"])}
+        inputs = dict(input_ids=input_ids, attention_mask=attention_mask, head_mask=head_mask,
+                      global_attention_mask=global_attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, inputs_embeds=inputs_embeds)
+        return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict,
+                            training)
+
+    def _forward(self, inputs: dict[str, Any], targets: dict[str, Any], output_attentions=None,
+                output_hidden_states=None, return_dict=None, training=False):
+        """The body of every `call`: backbone, head, loss, output class."""
+        given = {name for name, value in targets.items() if value is not None}
+        if given and not self.target_names:
+            raise ValueError(f"{type(self).__name__} has no loss: {sorted(given)} belong to a task model "
+                             "(e.g. TFLongformerForSequenceClassification).")
         c = self.config
+        backbone_inputs = self.backbone_inputs(inputs)
+        if backbone_inputs.get("global_attention_mask") is None and backbone_inputs.get("input_ids") is not None:
+            default = self.default_global_attention(backbone_inputs["input_ids"])
+            if default is not None:
+                backbone_inputs = {**backbone_inputs, "global_attention_mask": default}
         out = self.longformer(
-            **inputs,
+            **backbone_inputs,
             output_attentions=bool(c.output_attentions if output_attentions is None else output_attentions),
             output_hidden_states=bool(c.output_hidden_states if output_hidden_states is None
                                       else output_hidden_states),
             training=training,
         )
-        return out, bool(c.return_dict if return_dict is None else return_dict)
+        fields = self.task_outputs(out, inputs, training)
+        if self.target_names and all(targets.get(name) is not None for name in self.target_names):
+            fields["loss"] = self.task_loss(fields, targets)
+        output = self.output_class(**fields, hidden_states=out.hidden_states, attentions=out.attentions,
+                                   global_attentions=out.global_attentions)
+        return output if (c.return_dict if return_dict is None else return_dict) else output.to_tuple()
 
-    @staticmethod
-    def _finish(output: ModelOutput, return_dict: bool):
-        return output if return_dict else output.to_tuple()
+    def _save_for_hub(self, folder: str, max_shard_size: int | str) -> None:
+        self.save_pretrained(folder, max_shard_size=max_shard_size)
 
     # --- Keras training: fit / evaluate / predict (see `tf_longformer/training.py`) ---------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, **kwargs):
+        """Keras `compile`. Without `loss` (or with transformers 4's `"auto"`) the model trains on its own loss;
+        question answering takes a flat metrics list for both outputs (see `training.py`)."""
+        if isinstance(loss, str) and loss in HF_OWN_LOSS:
+            loss = None
+        super().compile(optimizer=optimizer, loss=loss, metrics=per_output_metrics(self, metrics),
+                        weighted_metrics=per_output_metrics(self, weighted_metrics), **kwargs)
+
+    def compile_from_config(self, config: dict) -> None:
+        """Compile as recorded in a `.keras` file (Keras skips this for a model whose `compile` is its own)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.optimizer is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras `fit`; `x` may be a `BatchEncoding`. A `fit` that raised leaves the model ready for the next."""
+        try:
+            return super().fit(keras_inputs(x), keras_inputs(y), *args, **kwargs)
+        except BaseException:
+            # the step functions traced for this fit may hold half-created state: trace them afresh next time
+            self.train_function = self.test_function = None
+            raise
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Keras `evaluate`; `x` may be a `BatchEncoding`."""
+        return super().evaluate(keras_inputs(x), keras_inputs(y), *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """Keras `predict`; `x` may be a `BatchEncoding` (`model.predict(tokenizer(texts, return_tensors="np"))`)."""
+        return super().predict(keras_inputs(x), *args, **kwargs)
+
+    def train_on_batch(self, x, y=None, *args, **kwargs):
+        return super().train_on_batch(keras_inputs(x), keras_inputs(y), *args, **kwargs)
+
+    def test_on_batch(self, x, y=None, *args, **kwargs):
+        return super().test_on_batch(keras_inputs(x), keras_inputs(y), *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        return super().predict_on_batch(keras_inputs(x))
 
     def train_step(self, data):
         """Keras `train_step`; `(x, y)` without a compiled loss trains on the model's own loss."""
@@ -176,12 +272,6 @@ class TFLongformerPreTrainedModel(keras.Model):
                 layer_config.gradient_checkpointing = value
         self.train_function = self.test_function = self.predict_function = None
 
-    # --- weights in PyTorch naming ----------------------------------------------------------------
-
-    def hf_weights(self) -> dict:
-        """Every variable under its Hugging Face PyTorch parameter name → `(variable, transpose)`."""
-        raise NotImplementedError
-
     # --- Keras serialisation ----------------------------------------------------------------------
 
     def get_config(self) -> dict:
@@ -191,7 +281,13 @@ class TFLongformerPreTrainedModel(keras.Model):
                 "dtype": keras.saving.serialize_keras_object(dtype_policy_for_config(self))}
 
     @classmethod
-    def from_config(cls, config: dict):
+    def from_config(cls, config: LongformerConfig | dict, **kwargs):
+        """A new model of `config`: a `LongformerConfig`, a `config.json`-style dict (`**kwargs` override its
+        fields, as in transformers), or the dict of `get_config` (Keras)."""
+        if isinstance(config, LongformerConfig):
+            return cls(config, **kwargs)
+        if not isinstance(config.get("config"), Mapping):
+            return cls(LongformerConfig.from_dict(config, **kwargs))
         config = dict(config)
         model_config = LongformerConfig(**config.pop("config"))
         if isinstance(config.get("dtype"), dict):
@@ -203,9 +299,12 @@ class TFLongformerPreTrainedModel(keras.Model):
     # --- Hugging Face loading and saving ----------------------------------------------------------
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *, config: LongformerConfig | None = None,
-                        strict: bool = False, output_loading_info: bool = False, quantization: str | None = None,
-                        **config_overrides):
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args,
+                        config: LongformerConfig | str | os.PathLike | None = None, cache_dir: str | None = None,
+                        ignore_mismatched_sizes: bool = False, force_download: bool = False,
+                        local_files_only: bool = False, token: str | bool | None = None, revision: str = "main",
+                        subfolder: str = "", strict: bool = False, output_loading_info: bool = False,
+                        quantization: str | None = None, **kwargs):
         """Load a checkpoint: HF PyTorch folder (safetensors / bin / sharded), transformers-4 `tf_model.h5`,
         a hub id (through the local Hugging Face cache; honours `HF_HUB_OFFLINE`), or our own save.
 
@@ -214,12 +313,20 @@ class TFLongformerPreTrainedModel(keras.Model):
 
         Args:
             pretrained_model_name_or_path: folder, checkpoint file, or hub id.
-            config: use this config instead of the checkpoint's `config.json`.
+            *model_args: accepted for transformers-4 compatibility; must be empty.
+            config: use this config (or the config.json of this folder / hub id) instead of the checkpoint's.
+            cache_dir, force_download, local_files_only, token, revision, subfolder: where and how a hub id is
+                fetched, as in transformers (`subfolder` applies to local folders too).
+            ignore_mismatched_sizes: tensors whose shape differs from the model's (e.g. another
+                `num_labels`) are skipped and the model's fresh weights kept, listed in a warning.
             strict: raise on any missing or unexpected weight instead of warning.
-            output_loading_info: also return `{"missing_keys", "unexpected_keys"}`.
+            output_loading_info: also return `{"missing_keys", "unexpected_keys", "mismatched_keys"}`.
             quantization: `"int8"` or `"int4"`: quantize the weights after loading (weight-only, Keras 3
                 quantized Dense / Embedding layers; see `tf_longformer/quantization.py`).
-            **config_overrides: config fields to override (e.g. `num_labels=3`, `gradient_checkpointing=True`).
+            **kwargs: config fields to override (e.g. `num_labels=3`, `gradient_checkpointing=True`); the
+                transformers-4 arguments `from_pt`, `use_safetensors`, `proxies`, `mirror`,
+                `trust_remote_code`, `resume_download`, `use_auth_token` are accepted too (every checkpoint
+                format is read whatever `from_pt` says).
 
         Returns:
             The model (and the loading info when asked).
@@ -227,10 +334,19 @@ class TFLongformerPreTrainedModel(keras.Model):
         Example:
             >>> model = TFLongformerForMaskedLM.from_pretrained("allenai/longformer-base-4096")  # doctest: +SKIP
         """
+        from ..hub import split_hub_options
         from ..loading import load_pretrained
 
+        if model_args:
+            raise TypeError(f"{cls.__name__}.from_pretrained takes no extra positional arguments, got {model_args}.")
+        hub_options, config_overrides = split_hub_options(
+            kwargs, cache_dir=cache_dir, force_download=force_download, local_files_only=local_files_only,
+            token=token, revision=revision, subfolder=subfolder)
+        if config is not None and not isinstance(config, LongformerConfig):
+            config = LongformerConfig.from_pretrained(config, **hub_options)
         return load_pretrained(cls, pretrained_model_name_or_path, config=config, strict=strict,
                                output_loading_info=output_loading_info, quantization=quantization,
+                               ignore_mismatched_sizes=ignore_mismatched_sizes, hub_options=hub_options,
                                **config_overrides)
 
     def quantize(self, mode=None, config=None, filters=None, **kwargs) -> None:
@@ -252,17 +368,58 @@ class TFLongformerPreTrainedModel(keras.Model):
             mode = config.mode
         quantize_model(self, mode, filters=filters, **kwargs)
 
-    def save_pretrained(self, save_directory: str | os.PathLike) -> None:
-        """Write `config.json` + `model.safetensors` in PyTorch naming and layout (atomically).
+    def save_pretrained(self, save_directory: str | os.PathLike, saved_model: bool = False, version: int = 1,
+                        push_to_hub: bool = False, signatures=None, max_shard_size: int | str = "5GB",
+                        create_pr: bool = False, safe_serialization: bool = True, token: str | bool | None = None,
+                        **kwargs) -> None:
+        """Write `config.json` + safetensors weights in PyTorch naming and layout (atomically).
 
         `transformers.LongformerFor*.from_pretrained(save_directory)` loads the result.
 
         Args:
             save_directory: target folder (created if needed).
+            saved_model: also write a TensorFlow SavedModel to `save_directory/saved_model/<version>`.
+            version: the SavedModel's version folder.
+            push_to_hub: then upload the folder to the hub repository `repo_id` (default: the folder's name).
+            signatures: the SavedModel's signatures (default: `serving_default` and `int64_serving` from
+                `serving` on `input_signature`, as transformers 4).
+            max_shard_size: largest weight file (`"5GB"`, `"200MB"` or bytes); a larger model is written as
+                `model-0000i-of-0000n.safetensors` shards with `model.safetensors.index.json`.
+            create_pr, token, **kwargs: for `push_to_hub` (`repo_id`, `commit_message`, `private`).
+            safe_serialization: accepted for compatibility; the weights are always safetensors.
         """
         from ..saving import save_pretrained
 
-        save_pretrained(self, save_directory)
+        legacy_token = kwargs.pop("use_auth_token", None)
+        token = token if token is not None else legacy_token
+        save_pretrained(self, save_directory, max_shard_size=max_shard_size)
+        if saved_model:
+            from ..hf_saved_model import save_versioned_saved_model
+
+            save_versioned_saved_model(self, save_directory, version, signatures)
+        if push_to_hub:
+            repo_id = kwargs.pop("repo_id", None) or os.path.basename(os.path.abspath(os.fspath(save_directory)))
+            self._upload_folder(save_directory, repo_id, token=token, create_pr=create_pr, **kwargs)
+
+
+def keras_inputs(x: Any) -> Any:
+    """`x` in a form Keras' data adapters take: a `BatchEncoding` (or other mapping) as a dict, with
+    Python lists as arrays."""
+    if isinstance(x, Mapping) and not isinstance(x, dict):
+        x = dict(x.items())
+    if isinstance(x, dict):
+        return {k: np.asarray(v) if isinstance(v, list) else v for k, v in x.items()}
+    return x
+
+
+def prefixed(prefix: str, weights: dict) -> dict:
+    """`weights` (PyTorch name → entry) with `prefix.` before every name."""
+    return {f"{prefix}.{name}": entry for name, entry in weights.items()}
+
+
+def dense_weights(name: str, dense: keras.layers.Dense) -> dict:
+    """A Dense layer's PyTorch `Linear` parameters: `name.weight` (transposed kernel) and `name.bias`."""
+    return {f"{name}.weight": (dense.kernel, True), f"{name}.bias": (dense.bias, False)}
 
 
 def _snake_case(name: str) -> str:

@@ -8,8 +8,7 @@ import tensorflow as tf
 from ..default_global_attention import question_global_attention_mask
 from ..losses import span_loss
 from ..modeling_outputs import TFLongformerQuestionAnsweringModelOutput
-from .backbone import TFLongformerMainLayer
-from .pretrained import TFLongformerPreTrainedModel
+from .pretrained import TFLongformerPreTrainedModel, dense_weights
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")
@@ -17,7 +16,8 @@ class TFLongformerForQuestionAnswering(TFLongformerPreTrainedModel):
     """Longformer with a span head (transformers' `LongformerForQuestionAnswering`).
 
     Inputs are `<s> question </s></s> context </s>`; without `global_attention_mask` the question tokens
-    (before the first `</s>`) get global attention, as in transformers.
+    (before the first `</s>`) get global attention, as in transformers. With `start_positions` and
+    `end_positions` the output also holds the mean span loss.
 
     Args:
         config: LongformerConfig (`num_labels` = 2).
@@ -31,41 +31,40 @@ class TFLongformerForQuestionAnswering(TFLongformerPreTrainedModel):
         (1, 7)
     """
 
+    output_class = TFLongformerQuestionAnsweringModelOutput
+    target_names = ("start_positions", "end_positions")
+
     def __init__(self, config, **kwargs) -> None:
         super().__init__(config, **kwargs)
         c = self.config
-        self.longformer = TFLongformerMainLayer(c, add_pooling_layer=False, name="longformer", dtype=self.dtype_policy)
+        # === Layers ===
         self.qa_outputs = keras.layers.Dense(
             c.num_labels, kernel_initializer=keras.initializers.TruncatedNormal(stddev=c.initializer_range),
             name="qa_outputs", dtype=self.dtype_policy)
-        self.longformer.build()
         self.qa_outputs.build((None, None, c.hidden_size))
-        self.built = True
 
-    def hf_weights(self) -> dict:
-        out = {f"longformer.{k}": v for k, v in self.longformer.hf_weights().items()}
-        out["qa_outputs.weight"] = (self.qa_outputs.kernel, True)
-        out["qa_outputs.bias"] = (self.qa_outputs.bias, False)
-        return out
+    # transformers 4's signature: the two span targets take the place of `labels`
+    def call(self, input_ids=None, attention_mask=None, head_mask=None, global_attention_mask=None,
+             token_type_ids=None, position_ids=None, inputs_embeds=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, start_positions=None, end_positions=None,
+             training=False):
+        """See `TFLongformerPreTrainedModel.call`; `start_positions` / `end_positions`: `(batch,)` answer span."""
+        inputs = dict(input_ids=input_ids, attention_mask=attention_mask, head_mask=head_mask,
+                      global_attention_mask=global_attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, inputs_embeds=inputs_embeds)
+        return self._forward(inputs, {"start_positions": start_positions, "end_positions": end_positions},
+                            output_attentions, output_hidden_states, return_dict, training)
 
-    def call(self, input_ids=None, attention_mask=None, global_attention_mask=None, token_type_ids=None,
-             position_ids=None, inputs_embeds=None, output_attentions=None, output_hidden_states=None,
-             return_dict=None, start_positions=None, end_positions=None,
-             training=False) -> TFLongformerQuestionAnsweringModelOutput:
-        """Score spans; with `start_positions` and `end_positions` also the mean span loss."""
-        inputs, targets = self._split_inputs(input_ids, attention_mask=attention_mask, global_attention_mask=global_attention_mask,
-            token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds,
-            start_positions=start_positions, end_positions=end_positions)
-        start_positions, end_positions = targets["start_positions"], targets["end_positions"]
-        out, return_dict = self._run_backbone(
-            inputs, output_attentions, output_hidden_states, return_dict, training,
-            default_global_attention=lambda ids: question_global_attention_mask(ids, self.config.sep_token_id))
-        logits = self.qa_outputs(out.last_hidden_state)
-        start_logits, end_logits = tf.unstack(logits, num=2, axis=-1)
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            loss = span_loss(start_logits, end_logits, start_positions, end_positions)
-        return self._finish(TFLongformerQuestionAnsweringModelOutput(
-            loss=loss, start_logits=start_logits, end_logits=end_logits, hidden_states=out.hidden_states,
-            attentions=out.attentions, global_attentions=out.global_attentions,
-        ), return_dict)
+    def head_weights(self) -> dict:
+        return dense_weights("qa_outputs", self.qa_outputs)
+
+    def default_global_attention(self, input_ids):
+        return question_global_attention_mask(input_ids, self.config.sep_token_id)
+
+    def task_outputs(self, backbone_output, inputs, training) -> dict:
+        start_logits, end_logits = tf.unstack(self.qa_outputs(backbone_output.last_hidden_state), num=2, axis=-1)
+        return {"start_logits": start_logits, "end_logits": end_logits}
+
+    def task_loss(self, outputs, targets):
+        return span_loss(outputs["start_logits"], outputs["end_logits"], targets["start_positions"],
+                         targets["end_positions"])

@@ -53,8 +53,8 @@ def _infer_task(model: Any) -> str:
     raise ValueError(f"Cannot tell the task of this model (architectures: {architectures}); pass task=.")
 
 
-def pipeline(task: str | None = None, model: Any = None, tokenizer: Any = None, *, device: Any = None,
-             batch_size: int = 1, graph: bool | None = None, model_kwargs: dict | None = None,
+def pipeline(task: str | None = None, model: Any = None, tokenizer: Any = None, *, framework: str | None = None,
+             device: Any = None, batch_size: int = 1, graph: bool | None = None, model_kwargs: dict | None = None,
              **kwargs: Any) -> Pipeline:
     """Build a task pipeline, as `transformers.pipeline` does.
 
@@ -65,6 +65,7 @@ def pipeline(task: str | None = None, model: Any = None, tokenizer: Any = None, 
         model: a TFLongformer model, a local folder (or checkpoint file), or a hub id. None: the demo model
             shipped with the package (fill-mask and feature-extraction only).
         tokenizer: a `LongformerTokenizerFast`, a folder or a hub id; None: from the model's folder or hub id.
+        framework: `"tf"` or None (transformers 4 code passes `framework="tf"`); the models are TensorFlow.
         device: "cpu", "gpu", "gpu:N" (or an int as in transformers: -1 = CPU); None lets TensorFlow choose.
         batch_size: features per model call (default 1); inputs of a batch are padded to the longest one.
         graph: True runs the model as a `tf.function` (traced once for all shapes), False eagerly; None (default)
@@ -85,6 +86,9 @@ def pipeline(task: str | None = None, model: Any = None, tokenizer: Any = None, 
         >>> fill("Open the <mask> for reading.")[0]    # doctest: +SKIP
         {'score': ..., 'token': ..., 'token_str': ' ...', 'sequence': 'Open the file for reading.'}
     """
+    if framework not in (None, "tf"):
+        raise ValueError(f"framework={framework!r}: tf_longformer runs TensorFlow models only; pass framework='tf' "
+                         "or leave it out (for PyTorch use transformers.pipeline).")
     task = normalize_task(task) if task is not None else _infer_task(model)
     module_name, pipeline_name, has_demo = TASKS[task]
     if model is None and has_demo:

@@ -13,6 +13,16 @@ _FUNCTIONS = ("sigmoid", "softmax", "none")
 _NO_TOP_K = object()  # `top_k` not given (None means "all labels", as in transformers)
 
 
+def default_function(config) -> str:
+    """What turns a model's logits into scores: none for regression, sigmoid for multi-label or single-output
+    models, softmax otherwise (transformers' choice; the exported text signature uses it too)."""
+    if config.problem_type == "regression":
+        return "none"
+    if config.problem_type == "multi_label_classification" or config.num_labels == 1:
+        return "sigmoid"
+    return "softmax"
+
+
 class TextClassificationPipeline(Pipeline):
     """Classify texts (or text pairs) with a `TFLongformerForSequenceClassification`.
 
@@ -74,12 +84,7 @@ class TextClassificationPipeline(Pipeline):
         return {"logits": output.logits}
 
     def _default_function(self) -> str:
-        config = self.model.config
-        if config.problem_type == "regression":
-            return "none"
-        if config.problem_type == "multi_label_classification" or config.num_labels == 1:
-            return "sigmoid"
-        return "softmax"
+        return default_function(self.model.config)
 
     def postprocess(self, item, features, outputs, function_to_apply: str | None = None, top_k: int | None = 1,
                     legacy: bool = True) -> Any:

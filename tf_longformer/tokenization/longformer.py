@@ -15,6 +15,7 @@ from typing import Any
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
 
+from ..hub_upload import PushToHubMixin
 from .batch_encoding import BatchEncoding
 from .padding import VERY_LARGE_INTEGER, detect_tensor_type, pad_rows, resolve_strategies
 from .serialization import TokenizerFilesMixin
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 TextInput = str | Sequence[str]
 
 
-class LongformerTokenizerFast(VocabularyMixin, TokenizerFilesMixin):
+class LongformerTokenizerFast(VocabularyMixin, TokenizerFilesMixin, PushToHubMixin):
     """Longformer (= RoBERTa) byte-level BPE tokenizer with the Hugging Face API, on `tokenizers` only.
 
     Special tokens are available as `bos_token`, `eos_token`, `sep_token`, `cls_token`, `unk_token`,

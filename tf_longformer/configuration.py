@@ -110,10 +110,14 @@ class LongformerConfig:
             numbers: each layer's global part runs on chunks of global slots, as many as the batch's
             largest count needs, in one of four branches chosen per batch (none; one token; up to
             `(hidden_size - 1) // num_attention_heads` tokens, 63 for longformer-base, in chunks of 16; more,
-            in chunks of 64 through the `*_global` projections of every token). The hidden costs: each
-            branch is one more copy of the global part in the compiled program (first call ~40 % slower
-            to compile at the base shape), and a batch pays for its largest count rounded up to a whole
-            chunk (one global token +2 %, 16 +4 %, 32 +6 %, 64 and more about +25 % at 4096 tokens).
+            in chunks of 64 through the `*_global` projections of every token). What that costs, where a
+            bound used to be set: a batch pays for its largest count rounded up to a whole chunk (1 token:
+            one slot; 2 to 16: 16 slots; 17 to 32: 32; from 64 tokens on for longformer-base also the
+            `key_global` / `value_global` projections of every token, ~14 % of the model's FLOPs, which the
+            reference always computes); every branch is one more copy of the global part in the compiled
+            program, so the first (compiling) call takes longer; in training each branch recomputes its
+            chunks in the backward pass instead of keeping them. `benchmarks/run_forward.py`'s global-token
+            sweep measures the time per count with these defaults.
             `output_attentions=True` under XLA computes one global column per token instead (the only
             static width that fits every batch): quadratic in the length, meant for short inputs.
         attention_query_chunk: int. For inference in `tf.function` / XLA, the local attention rows run in

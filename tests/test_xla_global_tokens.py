@@ -8,6 +8,8 @@ References: transformers 5 PyTorch, through our public `from_pretrained`.
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -15,14 +17,11 @@ import tensorflow as tf
 import torch
 
 import tf_longformer
-from tests.conftest import max_abs_diff
+from tests.conftest import NO_DROPOUT, TINY_CONFIG, max_abs_diff
 
 TOL = 1e-5
 GRAD_TOL = 1e-4
-# the shape of a real checkpoint, scaled down: one window for all layers, dropout 0.1, RoBERTa ids
-REAL_SHAPE = dict(attention_window=8, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, type_vocab_size=1,
-                  layer_norm_eps=1e-5, max_position_embeddings=82, intermediate_size=64)
-SEQ = 75  # padded to 80 = 10 windows; 80 slots are two chunks of 64
+SEQ = 75  # padded to 80 = 10 windows; 80 slots are two chunks of 64 (TINY_CONFIG: window 8, 82 positions)
 
 
 def _ids(shape, seed):
@@ -69,8 +68,7 @@ def test_any_number_of_global_tokens_one_program(reference_factory, shape):
     8, so the global rows are factored up to 7 tokens (one chunk of 7) and 20 / 70 / 75 run one or two
     chunks of 64. `wide-heads` (hidden 64, 2 heads of 32: factored up to 31 tokens, chunks of 16) makes 20
     tokens two factored chunks."""
-    overrides = dict(REAL_SHAPE, **({"hidden_size": 64} if shape == "wide-heads" else {}))
-    ref_model, folder = reference_factory("TFLongformerModel", **overrides)
+    ref_model, folder = reference_factory("TFLongformerModel", **({"hidden_size": 64} if shape == "wide-heads" else {}))
     model = tf_longformer.TFLongformerModel.from_pretrained(folder)
     forward = _xla(model)
     for name, counts in COUNTS.items():
@@ -86,7 +84,7 @@ def test_any_number_of_global_tokens_one_program(reference_factory, shape):
 def test_attentions_under_xla_with_many_global_tokens(reference_factory):
     """`output_attentions` under XLA: one global column per token (the only static width that fits every
     batch), zero past the batch's count; the rest equals the reference."""
-    ref_model, folder = reference_factory("TFLongformerModel", **REAL_SHAPE)
+    ref_model, folder = reference_factory("TFLongformerModel")
     model = tf_longformer.TFLongformerModel.from_pretrained(folder)
     forward = tf.function(lambda inputs: dict(model(**inputs, output_attentions=True)), jit_compile=True)
     batch = _batch(COUNTS["seventy"])
@@ -108,7 +106,7 @@ def test_attentions_under_xla_with_many_global_tokens(reference_factory):
 def test_multiple_choice_with_long_choices(reference_factory):
     """Multiple choice puts global attention on each choice (after the second separator): choices of 50
     and 20 tokens are 50 and 20 global tokens per row."""
-    ref_model, folder = reference_factory("TFLongformerForMultipleChoice", **REAL_SHAPE)
+    ref_model, folder = reference_factory("TFLongformerForMultipleChoice")
     model = tf_longformer.TFLongformerForMultipleChoice.from_pretrained(folder)
     ids = np.ones((2, 2, 60), np.int64)
     mask = np.zeros_like(ids)
@@ -126,7 +124,7 @@ def test_multiple_choice_with_long_choices(reference_factory):
 
 def test_question_answering_with_a_long_question(reference_factory):
     """QA puts global attention on the question: 40 question tokens in one row, 5 in the other."""
-    ref_model, folder = reference_factory("TFLongformerForQuestionAnswering", **REAL_SHAPE)
+    ref_model, folder = reference_factory("TFLongformerForQuestionAnswering")
     model = tf_longformer.TFLongformerForQuestionAnswering.from_pretrained(folder)
     ids = np.ones((2, 70), np.int64)
     mask = np.zeros_like(ids)
@@ -141,12 +139,23 @@ def test_question_answering_with_a_long_question(reference_factory):
         assert max_abs_diff(out[field], ref[field]) <= TOL, field
 
 
+
+def test_head_mask_under_xla_matches_transformers_4():
+    """`head_mask` multiplies each head's probabilities in the branch chosen under XLA too: transformers
+    4.57's logits for a (layers, heads) mask (tests/fixtures/head_mask_mlm: 1 and 2 global tokens)."""
+    folder = os.path.join(os.path.dirname(__file__), "fixtures", "head_mask_mlm")
+    ref = dict(np.load(os.path.join(folder, "reference.npz")))
+    model = tf_longformer.TFLongformerForMaskedLM.from_pretrained(folder)
+    batch = {k: tf.constant(ref[k]) for k in ("input_ids", "attention_mask", "global_attention_mask")}
+    forward = tf.function(lambda b, m: model(**b, head_mask=m).logits, jit_compile=True)
+    assert max_abs_diff(forward(batch, tf.constant(ref["head_mask_2d"])), ref["tf_logits"]) <= TOL
+
 def test_training_gradients_under_xla_match_pytorch(reference_factory):
     """`training=True` under XLA: the branches read no variables and recompute their activations in the
     backward pass; the gradients equal transformers' for a batch of the factored branch (3 and 1 global
     tokens) and one of the projected chunks (70 and 5), in one compiled function. Dropout 0 and one layer
     (special shape) so that both sides compute the same function and the training program compiles fast."""
-    overrides = dict(REAL_SHAPE, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_hidden_layers=1)
+    overrides = dict(NO_DROPOUT, num_hidden_layers=1)
     ref_model, folder = reference_factory("TFLongformerModel", **overrides)
     model = tf_longformer.TFLongformerModel.from_pretrained(folder)
     w1 = np.random.default_rng(3).normal(size=(1, 1, model.config.hidden_size)).astype(np.float32)
@@ -178,34 +187,24 @@ def test_training_gradients_under_xla_match_pytorch(reference_factory):
 
 @pytest.mark.slow
 def test_xla_fit_compiles_once_per_shape_whatever_the_global_count():
-    """`fit(jit_compile=True)` on batches of one shape whose global counts differ (0, 1, 3, 70): traced once;
-    a second shape traces once more. Dropout 0.1 in every branch, the recomputed backward included."""
-    config = tf_longformer.LongformerConfig(vocab_size=60, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                                            pad_token_id=1, bos_token_id=0, eos_token_id=2, sep_token_id=2,
-                                            num_labels=2, **REAL_SHAPE)
+    """`fit(jit_compile=True)` on batches of one shape whose global counts differ (0, 1, 3, 70; every branch):
+    traced (and compiled) at the first batch only. Dropout 0.1 in every branch, the recomputed backward
+    included. One layer (special shape): the compiled step holds every branch, and compiling is the cost."""
+    config = tf_longformer.LongformerConfig(**{**TINY_CONFIG, "num_hidden_layers": 1, "num_labels": 2})
     keras.utils.set_random_seed(0)
     model = tf_longformer.TFLongformerForSequenceClassification(config)
-    traces = []
+    traces, after_batch = [], []
     backbone_call = model.longformer.call
     model.longformer.call = lambda *args, **kwargs: traces.append(1) or backbone_call(*args, **kwargs)
-
-    def data(seq):
-        batches = []
-        for i, count in enumerate((0, 1, 3, 70)):
-            batch = _batch((min(count, seq), min(count, 60)), seed=i)
-            batch = {k: v[:, :seq] for k, v in batch.items()}
-            batch["labels"] = np.array([0, 1])
-            batches.append(batch)
-        return tf.data.Dataset.from_tensor_slices({k: np.concatenate([b[k] for b in batches]) for k in batches[0]}).batch(2)
-
+    batches = []
+    for i, count in enumerate((0, 1, 3, 70)):
+        batch = _batch((count, min(count, 60)), seed=i)
+        batch["labels"] = np.array([0, 1])
+        batches.append(batch)
+    data = tf.data.Dataset.from_tensor_slices({k: np.concatenate([b[k] for b in batches]) for k in batches[0]})
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
-    first = model.fit(data(SEQ).take(1), epochs=1, verbose=0).history["loss"]
-    traced = len(traces)
-    history = model.fit(data(SEQ), epochs=2, verbose=0).history["loss"]
-    assert len(traces) == traced, "a batch with another global count traced (and compiled) again"
-    model.fit(data(64), epochs=1, verbose=0)
-    assert len(traces) > traced
-    shapes = len(traces)
-    model.fit(data(64), epochs=1, verbose=0)
-    assert len(traces) == shapes
-    assert np.all(np.isfinite(first + history))
+    record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: after_batch.append(len(traces)))
+    history = model.fit(data.batch(2), epochs=2, verbose=0, callbacks=[record]).history["loss"]
+    assert len(after_batch) == 8 and after_batch[0] > 0
+    assert after_batch == after_batch[:1] * 8, f"traced again at another global count: {after_batch}"
+    assert np.all(np.isfinite(history)) and history[1] != history[0]

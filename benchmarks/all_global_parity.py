@@ -35,7 +35,7 @@ def main() -> int:
     import transformers
 
     import tf_longformer
-    from tf_longformer.atomic import atomic_write_text
+    from converters.atomic import atomic_write_text
 
     torch.manual_seed(0)
     reference = transformers.LongformerModel(transformers.LongformerConfig(**config_for(args.seq))).eval()

@@ -76,6 +76,8 @@ def build_ours(args):
         overrides["attention_query_chunk"] = args.query_chunk
     if args.dense_chunk is not None:
         overrides["dense_row_chunk"] = args.dense_chunk
+    if args.layers is not None:
+        overrides["num_hidden_layers"] = args.layers
     mode = args.impl.split("-")[1]  # eager / graph / xla
     forward, tensors = ours_forward(args.seq, args.globals, mode, **overrides)
     return lambda: forward(*tensors).numpy()
@@ -87,7 +89,14 @@ def build_savedmodel(args):
     signature = tf.saved_model.load(args.model_dir).signatures["with_global_attention"]
     tensors = {name: tf.constant(x) for name, x in zip(("input_ids", "attention_mask", "global_attention_mask"),
                                                        inputs(args.seq, args.globals), strict=True)}
-    return lambda: signature(**tensors)["last_hidden_state"].numpy()
+
+    def run():
+        out = signature(**tensors)["last_hidden_state"].numpy()
+        if "tf_longformer" in sys.modules:  # the measurement is of TensorFlow serving the SavedModel alone
+            raise SystemExit("the SavedModel's functions imported tf_longformer")
+        return out
+
+    return run
 
 
 def build_torch(args):
@@ -132,9 +141,9 @@ def build_matmul(args):
     return lambda: [t.numpy() for t in f()]
 
 
-def useful_flops(seq: int, num_globals: int) -> float:
+def useful_flops(seq: int, num_globals: int, layers: int = 12) -> float:
     """Dense layers + the (2w+1)-wide band + global rows/columns, per forward (multiply-add = 2 FLOPs)."""
-    d, inter, layers, w = 768, 3072, 12, 256
+    d, inter, w = 768, 3072, 256
     padded = -(-seq // 512) * 512
     dense = 2 * padded * (4 * d * d + 2 * d * inter)
     band = 2 * 2 * padded * (2 * w + 1) * d
@@ -152,6 +161,8 @@ def main() -> None:
                         help="attention_query_chunk (ours); default: the config's default")
     parser.add_argument("--dense-chunk", type=int, default=None,
                         help="dense_row_chunk (ours); default: the config's default")
+    parser.add_argument("--layers", type=int, default=None,
+                        help="num_hidden_layers (ours; smoke runs); default: the base shape's 12")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
@@ -179,7 +190,7 @@ def main() -> None:
     rss_trimmed = rss_bytes()
     reset_peak_rss()
     run()
-    flops = args.flops or useful_flops(args.seq, args.globals)
+    flops = args.flops or useful_flops(args.seq, args.globals, args.layers or 12)
     print(json.dumps({
         "impl": args.impl, "seq": args.seq, "globals": args.globals, "query_chunk": args.query_chunk,
         "dense_chunk": args.dense_chunk,

@@ -136,11 +136,11 @@ def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str
                     f"{ours['useful_gflops_per_s'] / matmul['useful_gflops_per_s']:.0%} of the plain fp32 matmul "
                     f"measured in the same run ({matmul['useful_gflops_per_s']:.0f} GFLOP/s, tf.function, "
                     "2 threads)\n")
-    ours_sweep = [r for r in sweep if r["impl"] == "ours-xla" and r.get("globals") != TARGET_LENGTH]
+    ours_sweep = [r for r in sweep if r["impl"] == "ours-xla" and r.get("globals") != r["seq"]]
     if ours_sweep:
         base = next((r for r in ours_sweep if r.get("globals") == 0 and "error" not in r), None)
         out += ("\nGlobal tokens (ours-xla with the defaults of `from_pretrained`, one program for every count, "
-                "4096 tokens; median over 2 interleaved rounds of 5 forwards):\n\n")
+                f"{ours_sweep[0]['seq']} tokens; median over the interleaved rounds of 5 forwards):\n\n")
         out += "| global tokens | time | vs none | useful GFLOP/s |\n|---|---|---|---|\n"
         rel = {}
         for r in ours_sweep:
@@ -154,9 +154,10 @@ def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str
             if count in rel:
                 out += f"\n- {count} global token(s) vs none: {100 * rel[count]:+.1f} %; target <= {target} %"
         out += "\n"
-    everything = [r for r in sweep if r.get("globals") == TARGET_LENGTH]
+    everything = [r for r in sweep if r.get("globals") == r["seq"]]
     if everything:
-        out += ("\nEvery one of 4096 tokens global (median of 2 forwards after a warm-up; activation memory as "
+        out += (f"\nEvery one of {everything[0]['seq']} tokens global (median of 2 forwards after a warm-up; "
+                "activation memory as "
                 "above):\n\n| implementation | time | activation | after trim |\n|---|---|---|---|\n")
         for r in everything:
             if "error" in r:
@@ -241,6 +242,8 @@ def main() -> int:
                         help="interleaved rounds at the target length 4096 (other lengths: one)")
     parser.add_argument("--sweep-rounds", type=int, default=2, help="interleaved rounds of the global sweep")
     parser.add_argument("--no-sweep", action="store_true", help="skip the global-token sweep")
+    parser.add_argument("--sweep-length", type=int, default=TARGET_LENGTH,
+                        help="tokens of the global-token sweep (smaller for a smoke run)")
     parser.add_argument("--no-train", action="store_true",
                         help="skip the training step at 4096 (benchmarks/train_memory.py, ours and PyTorch)")
     parser.add_argument("--update", action="store_true",
@@ -271,10 +274,10 @@ def main() -> int:
         matmul = run_worker(sys.executable, "matmul", TARGET_LENGTH, repeats=10)
     sweep = []
     if not (args.quick or args.no_sweep):
-        sweep = measure([("ours-xla", TARGET_LENGTH, count, 5) for count in GLOBAL_SWEEP], args.sweep_rounds,
-                        python_for)
-        sweep += measure([(impl, TARGET_LENGTH, TARGET_LENGTH, 2) for impl in ALL_GLOBAL_IMPLS if impl in args.impls],
-                         1, python_for)
+        length = args.sweep_length
+        sweep = measure([("ours-xla", length, count, 5) for count in GLOBAL_SWEEP if count <= length],
+                        args.sweep_rounds, python_for)
+        sweep += measure([(impl, length, length, 2) for impl in ALL_GLOBAL_IMPLS if impl in args.impls], 1, python_for)
     run_id = time.strftime("%Y-%m-%dT%H:%M:%S")
     for r in results + sweep:
         r.setdefault("run", run_id)

@@ -1,7 +1,7 @@
 """The exported SavedModel's speed against the in-process XLA forward, side by side in one run.
 
     python benchmarks/saved_model_speed.py                 # 4096 tokens, 3 interleaved rounds (~15 min)
-    python benchmarks/saved_model_speed.py --seq 1024 --rounds 1    # a smoke run
+    python benchmarks/saved_model_speed.py --seq 512 --layers 2 --rounds 1 --repeats 2    # a smoke run
 
 Exports the base shape (random weights, the defaults of `from_pretrained`) as a feature-extraction
 SavedModel twice, with the model compiled by XLA (`jit_compile=True`) and as a plain graph, each in its
@@ -27,13 +27,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 VARIANTS = {"savedmodel-xla": True, "savedmodel-graph": False}  # name: exported with jit_compile
 
 
-def export(seq: int, folder: str, jit_compile: bool) -> None:
+def export(seq: int, folder: str, jit_compile: bool, layers: int | None) -> None:
     """Export ours at the base shape (this process only: it imports tf_longformer)."""
     from forward_worker import ours_model
 
     from tf_longformer.export import export_saved_model
 
-    export_saved_model(ours_model(seq), folder, task="feature-extraction", version=1, jit_compile=jit_compile)
+    model = ours_model(seq, **({} if layers is None else {"num_hidden_layers": layers}))
+    export_saved_model(model, folder, task="feature-extraction", version=1, jit_compile=jit_compile)
 
 
 def markdown(rows: dict[str, dict], seq: int) -> str:
@@ -56,25 +57,27 @@ def main() -> int:
     parser.add_argument("--seq", type=int, default=4096)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--layers", type=int, default=None, help="num_hidden_layers (smoke runs); default 12")
     parser.add_argument("--out", default=RESULTS)
     parser.add_argument("--export-to", help=argparse.SUPPRESS)  # internal: export one SavedModel and exit
     parser.add_argument("--jit", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.export_to:
-        export(args.seq, args.export_to, bool(args.jit))
+        export(args.seq, args.export_to, bool(args.jit), args.layers)
         return 0
 
-    from tf_longformer.atomic import atomic_write_text
+    from converters.atomic import atomic_write_text
 
     root = tempfile.mkdtemp(prefix="saved_model_speed-")
     try:
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.path.dirname(HERE))
-        configs = [("ours-xla", ())]
+        layers = () if args.layers is None else ("--layers", str(args.layers))
+        configs = [("ours-xla", layers)]
         for name, jit in VARIANTS.items():
             folder = os.path.join(root, name)
             started = time.time()
             subprocess.run([sys.executable, os.path.abspath(__file__), "--seq", str(args.seq), "--export-to", folder,
-                            "--jit", str(int(jit))], check=True, env=env)
+                            "--jit", str(int(jit)), *layers], check=True, env=env)
             print(f"exported {name} in {time.time() - started:.0f} s", flush=True)
             configs.append((name, ("--model-dir", os.path.join(folder, "1"))))
         runs: dict[str, list[dict]] = {name: [] for name, _ in configs}

@@ -6,9 +6,9 @@ import numpy as np
 import tensorflow as tf
 
 from tests.layer_test import run_layer_test
-from tf_longformer.global_attention import compute_global_slots
 from tf_longformer.layers.attention import LongformerSelfAttention
 from tf_longformer.layers.embeddings import LongformerEmbeddings
+from tf_longformer.layers.global_slots import compute_global_slots
 from tf_longformer.layers.heads import LongformerClassificationHead, LongformerLMHead
 from tf_longformer.layers.transformer_layer import LongformerLayer
 

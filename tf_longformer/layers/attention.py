@@ -10,7 +10,7 @@ Matches transformers' `LongformerSelfAttention` (PyTorch) number for number:
   `query_global`, `key_global`, `value_global`, and that output replaces its local one;
 * padded query rows get zero probabilities; softmax runs in float32 whatever the compute dtype.
 
-`G` and the slot tensors come from `global_attention.compute_global_slots`, computed once per forward.
+`G` and the slot tensors come from `global_slots.compute_global_slots`, computed once per forward.
 How the global part runs under XLA (a tier of slots chosen per batch, or chunks of slots) is
 `global_tiers.py`; the arithmetic here is the same whichever runs.
 """
@@ -23,12 +23,12 @@ import math
 import keras
 import tensorflow as tf
 
-from ..global_attention import GlobalSlots
-from ..global_tiers import Branch, run_branches
 from ..head_mask import scale_heads, scale_merged_heads
 from ..xla import in_xla_context
 from .chunk_loop import map_row_chunks, traced_inference
 from .global_chunks import SlotChunks
+from .global_slots import GlobalSlots
+from .global_tiers import Branch, run_branches
 from .local_attention import local_rows, repeat_for_heads
 from .sliding_window import block_layout, skew_to_band, to_blocks
 from .softmax_parts import NEG, SoftmaxPart, attend, merge, share

@@ -12,7 +12,6 @@ import numpy as np
 import tensorflow as tf
 
 from ..configuration import LongformerConfig
-from ..global_attention import compute_global_slots
 from ..head_mask import per_layer_head_masks
 from ..input_checks import (
     InvalidInputError,
@@ -26,6 +25,7 @@ from ..input_checks import (
 from ..layers.checkpointing import checkpointed_layer_call
 from ..layers.chunk_loop import traced_inference
 from ..layers.embeddings import LongformerEmbeddings
+from ..layers.global_slots import compute_global_slots
 from ..layers.layer_loop import call_layers_in_loop, runs_of_identical_layers
 from ..layers.transformer_layer import LongformerLayer
 from ..modeling_outputs import TFLongformerBaseModelOutputWithPooling

@@ -23,7 +23,7 @@ def _attention_inputs():
     """Padding at the end of the second row, one global token (`<s>`) per row."""
     is_index_masked = tf.constant(np.arange(LENGTH)[None, :] >= np.array([[LENGTH], [LENGTH - 5]]))
     is_global = tf.constant(np.arange(LENGTH)[None, :].repeat(BATCH, 0) == 0)
-    return is_index_masked, compute_global_slots(is_global, max_global_tokens=4)
+    return is_index_masked, compute_global_slots(is_global)
 
 
 def test_embeddings():

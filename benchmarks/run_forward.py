@@ -169,7 +169,11 @@ def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str
 
 
 def plot(results: list[dict], path: str) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # the tables are already written; the plot is the only thing missing
+        print(f"not plotted {path}: matplotlib is missing (pip install -e '.[bench]')", file=sys.stderr)
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -6,9 +6,9 @@ import numpy as np
 import tensorflow as tf
 
 from tests.layer_test import run_layer_test
-from tf_longformer.global_attention import compute_global_slots
 from tf_longformer.layers.attention import LongformerSelfAttention
 from tf_longformer.layers.embeddings import LongformerEmbeddings
+from tf_longformer.layers.global_slots import compute_global_slots
 from tf_longformer.layers.heads import LongformerClassificationHead, LongformerLMHead
 from tf_longformer.layers.transformer_layer import LongformerLayer
 
@@ -23,7 +23,7 @@ def _attention_inputs():
     """Padding at the end of the second row, one global token (`<s>`) per row."""
     is_index_masked = tf.constant(np.arange(LENGTH)[None, :] >= np.array([[LENGTH], [LENGTH - 5]]))
     is_global = tf.constant(np.arange(LENGTH)[None, :].repeat(BATCH, 0) == 0)
-    return is_index_masked, compute_global_slots(is_global, max_global_tokens=4)
+    return is_index_masked, compute_global_slots(is_global)
 
 
 def test_embeddings():

@@ -1,7 +1,7 @@
 """Under XLA every number of global tokens, up to all of them, gives the reference's numbers, in one program.
 
 The global part of each layer runs on chunks of global slots in a branch chosen per batch
-(`tf_longformer/global_tiers.py`). Each test compiles once and feeds batches whose counts select every
+(`tf_longformer/layers/global_tiers.py`). Each test compiles once and feeds batches whose counts select every
 branch: none, one token, the factored chunks, and the projected chunks of 64 (one and two of them).
 References: transformers 5 PyTorch, through our public `from_pretrained`.
 """

@@ -40,7 +40,7 @@ _DEFAULTS: dict[str, Any] = {
     "architectures": None,
     "torch_dtype": None,
     # tf-longformer's own fields (ignored by transformers, kept in config.json):
-    # no longer used: XLA programs handle any number of global tokens (`global_tiers.py`); kept so that
+    # no longer used: XLA programs handle any number of global tokens (`layers/global_tiers.py`); kept so that
     # config.json files written by earlier versions, which have it, load and round-trip unchanged.
     "max_global_tokens": 64,
     # queries per chunk of the local attention rows (bounds the band-sized buffers; 0: all at once)

@@ -11,7 +11,7 @@ def in_xla_context() -> bool:
     """True while tracing inside `tf.function(jit_compile=True)`, `model.compile(jit_compile=True)` or TPU.
 
     XLA needs static shapes, so there the global tokens get one slot per token and each layer runs on as
-    many chunks of them as the batch needs (`global_tiers.py`); in eager mode and plain `tf.function` the
+    many chunks of them as the batch needs (`layers/global_tiers.py`); in eager mode and plain `tf.function` the
     number of slots is the batch's real count.
     """
     if tf.executing_eagerly():

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ..default_global_attention import cls_global_attention_mask, question_global_attention_mask
 from ..input_checks import MASK_HINTS, mask_values_ok, values_message, vocabulary_hint
+from ..models.default_global_attention import cls_global_attention_mask, question_global_attention_mask
 from ..tasks import Task
 
 DEFAULT_SIGNATURE = "serving_default"

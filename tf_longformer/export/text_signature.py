@@ -23,7 +23,7 @@ import os
 
 import tensorflow as tf
 
-from ..default_global_attention import cls_global_attention_mask
+from ..models.default_global_attention import cls_global_attention_mask
 from ..pipelines.text_classification import default_function
 from ..tasks import Task
 from . import text_outputs

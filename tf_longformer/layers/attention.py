@@ -10,33 +10,74 @@ Matches transformers' `LongformerSelfAttention` (PyTorch) number for number:
   `query_global`, `key_global`, `value_global`, and that output replaces its local one;
 * padded query rows get zero probabilities; softmax runs in float32 whatever the compute dtype.
 
-`G` and the slot tensors come from `global_attention.compute_global_slots`, computed once per forward.
-How the global part runs under XLA (a tier of slots chosen per batch, or chunks of slots) is
-`global_tiers.py`; the arithmetic here is the same whichever runs.
+`G` and the slot tensors come from `global_slots.compute_global_slots`, computed once per forward.
+
+The math is stated densely, without blocks or slots, in `tests/dense_reference.py` (the numpy reference
+the tests compare with). The same math runs under four execution strategies, chosen in one place
+(`_ExecutionStrategy.choose`) and kept out of the arithmetic; each gives the same numbers:
+
+* row chunks (`dense_row_chunk`, traced inference): the query/key/value projections a chunk of rows at a
+  time (`chunk_loop.py`);
+* query chunks (`attention_query_chunk`, traced inference without probabilities): the window part a chunk
+  of query blocks at a time (`local_attention.py`);
+* global chunks (XLA without probabilities): the global part a chunk of slots at a time in the branch
+  for the batch's count (`global_tiers.py`, `global_chunks.py`); else all `G` slots at once;
+* the layer loop (traced inference, in `models/backbone.py`): identical layers as one loop (`layer_loop.py`).
+
+Shapes: `b` batch, `h` heads, `bh = b * h`, `n` tokens, `n'` tokens padded to a whole number of blocks,
+`d` head size, `G` global slots, `c` blocks of `s` queries, `L` keys of a block's window.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
 
-from ..global_attention import GlobalSlots
-from ..global_tiers import Branch, run_branches
 from ..head_mask import scale_heads, scale_merged_heads
 from ..xla import in_xla_context
 from .chunk_loop import map_row_chunks, traced_inference
 from .global_chunks import SlotChunks
+from .global_slots import GlobalSlots
+from .global_tiers import Branch, run_branches
 from .local_attention import local_rows, repeat_for_heads
 from .sliding_window import block_layout, skew_to_band, to_blocks
 from .softmax_parts import NEG, SoftmaxPart, attend, merge, share
 
 
+class _ExecutionStrategy(NamedTuple):
+    """How one call runs (the module docstring lists the strategies); the arithmetic is the same for all.
+
+    Attributes:
+        projection_rows: rows per chunk of the query/key/value projections (0: all rows at once).
+        query_chunk_blocks: query blocks per chunk of the window part (0: all blocks at once).
+        global_slot_chunks: whether the global part runs in chunks of slots, in the branch for the batch's
+            count (XLA), rather than on all `G` slots at once.
+    """
+
+    projection_rows: int
+    query_chunk_blocks: int
+    global_slot_chunks: bool
+
+    @classmethod
+    def choose(cls, layer: LongformerSelfAttention, training, output_attentions: bool) -> _ExecutionStrategy:
+        """The strategy of `layer` for this call. Traced inference bounds its buffers with loops; the
+        probabilities for `output_attentions` need the whole band and every slot at once."""
+        traced = traced_inference(training)
+        query_chunk = layer.attention_query_chunk if traced and not output_attentions else 0
+        return cls(
+            projection_rows=layer.dense_row_chunk if traced else 0,
+            query_chunk_blocks=max(1, query_chunk // layer.block_size) if query_chunk else 0,
+            global_slot_chunks=in_xla_context() and not output_attentions,
+        )
+
+
 @keras.saving.register_keras_serializable(package="tf_longformer")
 class LongformerSelfAttention(keras.layers.Layer):
-    """Sliding-window + global self-attention of one layer.
+    """Sliding-window + global self-attention of one layer (the math: `tests/dense_reference.py`).
 
     Args:
         hidden_size: int. Model width.
@@ -146,59 +187,44 @@ class LongformerSelfAttention(keras.layers.Layer):
             `output_attentions`, local probs `(batch, heads, n, G + window + 1)` and global probs
             `(batch, heads, n, G)`, else `None`s.
         """
+        strategy = _ExecutionStrategy.choose(self, training, output_attentions)
         size, reach = self.block_size, self.block_reach
         scale = 1.0 / math.sqrt(self.head_dim)
         compute_dtype = hidden_states.dtype
         n = hidden_states.shape[1] if hidden_states.shape[1] is not None else tf.shape(hidden_states)[1]
         padded_n = n + (-n) % size  # a whole number of this layer's blocks
 
-        def project(x):
+        def project(x):  # [b, n, hidden] x [hidden, hidden] -> [b, n, hidden], three times
             return [self.query(x) * tf.cast(scale, compute_dtype), self.key(x), self.value(x)]
 
-        rows = self.dense_row_chunk if traced_inference(training) else 0
-        projected = map_row_chunks(project, [hidden_states], [hidden_states] * 3, rows)
-        query, key, value = (self._heads(x) for x in projected)  # (b, h, n, d)
-        query_flat = self._flat_heads(query, padded_n)  # (bh, n', d)
+        projected = map_row_chunks(project, [hidden_states], [hidden_states] * 3, strategy.projection_rows)
+        query, key, value = (self._heads(x) for x in projected)  # [b, h, n, d]
+        query_flat = self._flat_heads(query, padded_n)  # [bh, n', d]
         per_head = functools.partial(repeat_for_heads, heads=self.num_attention_heads)
-        padded_query = per_head(tf.pad(is_index_masked, [[0, 0], [0, padded_n - n]], constant_values=True))  # (bh, n')
+        padded_query = per_head(tf.pad(is_index_masked, [[0, 0], [0, padded_n - n]], constant_values=True))  # [bh, n']
 
         # --- the window part of every row's softmax, in blocks of `size` queries
         # keys outside the window: global or padded (transformers: attention_mask != 0), or past the end
         key_kept = tf.logical_not(tf.logical_or(is_index_masked, slots.is_global))
-        # traced inference: chunks of query blocks bound the band-sized buffers; the probabilities for
-        # `output_attentions` need the whole band at once
-        chunked = bool(self.attention_query_chunk) and traced_inference(training) and not output_attentions
         window_b, band, band_inv_sum = local_rows(
             to_blocks(query_flat, size, axis=1),
             to_blocks(self._flat_heads(key, padded_n), size, axis=1),
             to_blocks(self._flat_heads(value, padded_n), size, axis=1),
             to_blocks(tf.pad(key_kept, [[0, 0], [0, padded_n - n]]), size, axis=1),
             to_blocks(padded_query, size, axis=1), self.num_attention_heads, reach,
-            chunk_blocks=max(1, self.attention_query_chunk // size) if chunked else 0,
-            dropout=None if chunked else self._dropout(training),
+            chunk_blocks=strategy.query_chunk_blocks,
+            dropout=None if strategy.query_chunk_blocks else self._dropout(training),
         )
-        window = SoftmaxPart(*(tf.reshape(x, tf.stack([-1, padded_n, x.shape[-1]])) for x in window_b))  # (bh, n', .)
+        # [bh, c, s, .] -> [bh, n', .]
+        window = SoftmaxPart(*(tf.reshape(x, tf.stack([-1, padded_n, x.shape[-1]])) for x in window_b))
 
         # --- the global part: the global tokens' columns in every row's softmax, and their own rows
-        inputs = (query_flat, key, value, window.out, window.lse, hidden_states)
-        context = dict(is_index_masked=is_index_masked, padded_query=padded_query, n=n, training=training)
-        if not in_xla_context() or output_attentions:  # all G slots at once (the batch's count, or every token)
+        inputs = (query_flat, key, value, window.out, window.lse, hidden_states, is_index_masked, padded_query)
+        if strategy.global_slot_chunks:
+            output = self._global_part_by_count(inputs, slots, training)
+        else:
             output, total, probs_global, global_probs = self._global_part(
-                *inputs, slots=slots, with_probs=output_attentions, **context)
-        else:  # XLA: chunks of slots, as many as the batch needs, in the branch for its count (global_tiers.py)
-            def branch_fn(branch: Branch):
-                def run(chunks, query_flat, key, value, window_out, window_lse, hidden_states, is_index_masked,
-                        padded_query):
-                    return self._global_part_in_chunks(
-                        query_flat, key, value, window_out, window_lse, hidden_states, chunks=chunks,
-                        factored=branch.factored, is_index_masked=is_index_masked, padded_query=padded_query,
-                        training=training)
-                return run
-
-            global_layers = (self.query_global, self.key_global, self.value_global)
-            output = run_branches(slots, self._factored_limit(), branch_fn, [*inputs, is_index_masked, padded_query],
-                                  [v for layer in global_layers for v in layer.weights],
-                                  getattr(self.dropout, "seed_generator", None), bool(training))
+                *inputs, slots=slots, with_probs=output_attentions, n=n, training=training)
         output.set_shape(hidden_states.shape)
         output = scale_merged_heads(output, layer_head_mask, self.head_dim)
 
@@ -213,14 +239,15 @@ class LongformerSelfAttention(keras.layers.Layer):
             global_probs = scale_heads(global_probs, layer_head_mask, 1)
         return output, scale_heads(local_probs, layer_head_mask, 1), global_probs
 
-    def _global_part(self, query_flat, key, value, window_out, window_lse, hidden_states, *, slots: GlobalSlots,
-                     with_probs: bool, is_index_masked, padded_query, n, training):
-        """Attention output `(b, n, hidden)` from the window part and the `G` global slots of `slots` (any `G`).
+    def _global_part(self, query_flat, key, value, window_out, window_lse, hidden_states, is_index_masked,
+                     padded_query, *, slots: GlobalSlots, with_probs: bool, n, training):
+        """Attention output `[b, n, hidden]` from the window part and the `G` global slots of `slots` (any `G`).
 
         Args:
-            query_flat: `(bh, n', d)` scaled queries; key, value: `(b, h, n, d)`.
-            window_out, window_lse: the window part, `(bh, n', d)` and `(bh, n', 1)`.
-            hidden_states: `(b, n, hidden)`, the layer's input.
+            query_flat: `[bh, n', d]` scaled queries; key, value: `[b, h, n, d]`.
+            window_out, window_lse: the window part, `[bh, n', d]` and `[bh, n', 1]`.
+            hidden_states: `[b, n, hidden]`, the layer's input.
+            is_index_masked: `[b, n]` padding; padded_query: `[bh, n']` rows with zero probabilities.
 
         Returns:
             `(output, total, probs_global, global_probs)`: with `with_probs`, also the row totals (the merged
@@ -239,8 +266,19 @@ class LongformerSelfAttention(keras.layers.Layer):
         probs_global = exps * tf.cast(inv_sum, exps.dtype) * share(columns, total.lse)
         return output, total, probs_global, global_probs
 
-    def _global_part_in_chunks(self, query_flat, key, value, window_out, window_lse, hidden_states, *,
-                               chunks: SlotChunks, factored: bool, is_index_masked, padded_query, training):
+    def _global_part_by_count(self, inputs, slots: GlobalSlots, training):
+        """Under XLA: `_global_part`'s output, in chunks of slots, as many as the batch needs, in the branch
+        for the batch's largest count (`global_tiers.py`). `inputs`: `_global_part`'s positional ones."""
+        def branch_fn(branch: Branch):
+            return functools.partial(self._global_part_in_chunks, factored=branch.factored, training=training)
+
+        global_layers = (self.query_global, self.key_global, self.value_global)
+        return run_branches(slots, self._factored_limit(), branch_fn, inputs,
+                            [v for layer in global_layers for v in layer.weights],
+                            getattr(self.dropout, "seed_generator", None), bool(training))
+
+    def _global_part_in_chunks(self, chunks: SlotChunks, query_flat, key, value, window_out, window_lse, hidden_states,
+                               is_index_masked, padded_query, *, factored: bool, training):
         """`_global_part`'s output computed a chunk of slots at a time, as many chunks as the batch needs;
         `factored`: the form of the global rows."""
         n = hidden_states.shape[1] if hidden_states.shape[1] is not None else tf.shape(hidden_states)[1]
@@ -266,11 +304,11 @@ class LongformerSelfAttention(keras.layers.Layer):
 
     def _global_columns(self, query_flat, key, value, slots: GlobalSlots, padded_query, training):
         """Every row over the global tokens' keys: `attend`'s `(part, exps, inv_sum)`, rows `(bh, n', .)`."""
-        def columns(x):  # (b, h, n, d) -> (bh, G, d)
-            picked = tf.gather(x, slots.positions, axis=2, batch_dims=1)  # (b, h, G, d)
+        def columns(x):  # [b, h, n, d] -> [bh, G, d]
+            picked = tf.gather(x, slots.positions, axis=2, batch_dims=1)  # [b, h, G, d]
             return tf.reshape(picked, tf.stack([-1, tf.shape(picked)[2], self.head_dim]))
 
-        keep = repeat_for_heads(slots.valid, self.num_attention_heads)[:, None, :]  # (bh, 1, G)
+        keep = repeat_for_heads(slots.valid, self.num_attention_heads)[:, None, :]  # [bh, 1, G]
         return attend(query_flat, columns(key), columns(value), keep, padded_query, dropout=self._dropout(training))
 
     @staticmethod
@@ -293,56 +331,26 @@ class LongformerSelfAttention(keras.layers.Layer):
 
     def _global_rows(self, hidden_states, is_index_masked, slots: GlobalSlots, training, factored_form=None,
                      keys_values=None):
-        """Outputs `(b, G, hidden)` of the global tokens and their probabilities `(b, h, n, G)`.
+        """Outputs `[b, G, hidden]` of the global tokens and their probabilities `[b, h, n, G]`.
+
+        Two forms of the same rows (`_global_rows_projected`, `_global_rows_factored`); the factored one costs
+        less for few slots (`_factored_limit`).
 
         Args:
-            factored_form: bool, the form (below); None: the cheaper one for `G` slots.
+            factored_form: bool or bool tensor, the form; None: the cheaper one for `G` slots.
             keys_values: `_global_keys_values(hidden_states)` when already computed (the projected form).
         """
         scale = 1.0 / math.sqrt(self.head_dim)
         compute_dtype = hidden_states.dtype
-        global_hidden = tf.gather(hidden_states, slots.positions, batch_dims=1)  # (b, G, hidden)
-        query = self._heads(self.query_global(global_hidden) * tf.cast(scale, compute_dtype))  # (b, h, G, d)
+        global_hidden = tf.gather(hidden_states, slots.positions, batch_dims=1)  # [b, G, hidden]
+        query = self._heads(self.query_global(global_hidden) * tf.cast(scale, compute_dtype))  # [b, h, G, d]
         keep = tf.logical_and(slots.valid[:, None, :, None], tf.logical_not(is_index_masked)[:, None, None, :])
 
-        def attend_rows(scores_fn, output_fn):
-            scores = tf.cast(scores_fn(), tf.float32)
-            probs = tf.nn.softmax(tf.where(keep, scores, NEG), axis=-1)
-            probs = self.dropout(tf.cast(probs, compute_dtype), training=training)
-            return output_fn(probs), probs
-
         def projected():
-            key, value = keys_values or self._global_keys_values(hidden_states)
-            return attend_rows(lambda: tf.matmul(query, key, transpose_b=True),  # (b,h,G,d) x (b,h,n,d)^T
-                               lambda probs: self._merge_heads(tf.matmul(probs, value)))  # (b,h,G,n) x (b,h,n,d)
+            return self._global_rows_projected(query, hidden_states, keep, training, keys_values)
 
         def factored():
-            # q . (x K_h + b_h) = (K_h q) . x + const: the constant cancels in the softmax, and
-            # sum_j p_j (x_j V_h + c_h) = (sum_j p_j x_j) V_h + c_h because the probabilities sum to one.
-            k_kernel = tf.reshape(tf.cast(self.key_global.kernel, compute_dtype),
-                                  [self.hidden_size, self.num_attention_heads, self.head_dim])
-            v_kernel = tf.reshape(tf.cast(self.value_global.kernel, compute_dtype),
-                                  [self.hidden_size, self.num_attention_heads, self.head_dim])
-            pulled = tf.einsum("bhgd,ihd->bhgi", query, k_kernel)  # (b, h, G, hidden)
-
-            def values(probs):
-                mixed = tf.matmul(probs, hidden_states[:, None])  # (b,h,G,n) x (b,1,n,hidden) -> (b,h,G,hidden)
-                out = tf.einsum("bhgi,ihd->bhgd", mixed, v_kernel)  # (b, h, G, d)
-                out = out + tf.reshape(tf.cast(self.value_global.bias, compute_dtype),
-                                       [self.num_attention_heads, 1, self.head_dim])
-                return self._merge_heads(out)
-
-            def scores():
-                # (b, n, hidden) x (b, h*G, hidden)^T: the token axis stays the rows of a plain matmul (as
-                # `pulled @ hidden^T`, XLA copied the hidden states transposed, n x hidden, every layer);
-                # only the small (b, n, h*G) result is transposed
-                shape = tf.shape(pulled)  # sizes spelled out: with G = 0 a -1 could not be inferred
-                flat = tf.reshape(pulled, tf.stack([shape[0], shape[1] * shape[2], self.hidden_size]))
-                by_token = tf.matmul(hidden_states, flat, transpose_b=True)  # (b, n, h*G)
-                by_token = tf.reshape(by_token, tf.stack([shape[0], tf.shape(hidden_states)[1], shape[1], shape[2]]))
-                return tf.transpose(by_token, [0, 2, 3, 1])  # (b, h, G, n)
-
-            return attend_rows(scores, values)
+            return self._global_rows_factored(query, hidden_states, keep, training)
 
         if factored_form is None:
             # Training uses one form: in a gradient graph a tf.cond exposes both branches' intermediates, which
@@ -353,10 +361,48 @@ class LongformerSelfAttention(keras.layers.Layer):
             out, probs = factored() if factored_form else projected()
         else:
             out, probs = tf.cond(factored_form, factored, projected)
-        # (b, h, n, G); slots past the batch's largest count exist only under XLA: report them as zeros
+        # [b, h, n, G]; slots past the batch's largest count exist only under XLA: report them as zeros
         used = tf.range(tf.shape(probs)[2]) < slots.largest_count()
         global_probs = tf.where(used[None, None, None, :], tf.transpose(probs, [0, 1, 3, 2]), 0.0)
         return out, global_probs
+
+    def _global_row_probs(self, scores, keep, training, compute_dtype):
+        """Softmax (float32) of the global rows' scores `[b, h, G, n]` over the kept tokens, then dropout."""
+        probs = tf.nn.softmax(tf.where(keep, tf.cast(scores, tf.float32), NEG), axis=-1)
+        return self.dropout(tf.cast(probs, compute_dtype), training=training)
+
+    def _global_rows_projected(self, query, hidden_states, keep, training, keys_values=None):
+        """The global rows through every token's `key_global` / `value_global` projections: `(out, probs)`."""
+        key, value = keys_values or self._global_keys_values(hidden_states)  # [b, h, n, d] each
+        scores = tf.matmul(query, key, transpose_b=True)  # [b, h, G, d] x [b, h, d, n] -> [b, h, G, n]
+        probs = self._global_row_probs(scores, keep, training, hidden_states.dtype)
+        return self._merge_heads(tf.matmul(probs, value)), probs  # [b, h, G, n] x [b, h, n, d] -> [b, h, G, d]
+
+    def _global_rows_factored(self, query, hidden_states, keep, training):
+        """The global rows with the projections moved onto the `G` queries: `(out, probs)`.
+
+        q . (x K_h + b_h) = (K_h q) . x + const: the constant cancels in the softmax, and
+        sum_j p_j (x_j V_h + c_h) = (sum_j p_j x_j) V_h + c_h because the probabilities sum to one.
+        """
+        compute_dtype = hidden_states.dtype
+        heads_shape = [self.hidden_size, self.num_attention_heads, self.head_dim]
+        k_kernel = tf.reshape(tf.cast(self.key_global.kernel, compute_dtype), heads_shape)  # [hidden, h, d]
+        v_kernel = tf.reshape(tf.cast(self.value_global.kernel, compute_dtype), heads_shape)  # [hidden, h, d]
+        pulled = tf.einsum("bhgd,ihd->bhgi", query, k_kernel)  # [b, h, G, d] x [hidden, h, d] -> [b, h, G, hidden]
+
+        # scores: the token axis stays the rows of a plain matmul (as `pulled @ hidden^T`, XLA copied the
+        # hidden states transposed, n x hidden, every layer); only the small [b, n, h*G] result is transposed
+        shape = tf.shape(pulled)  # sizes spelled out: with G = 0 a -1 could not be inferred
+        flat = tf.reshape(pulled, tf.stack([shape[0], shape[1] * shape[2], self.hidden_size]))  # [b, h*G, hidden]
+        by_token = tf.matmul(hidden_states, flat, transpose_b=True)  # [b, n, hidden] x [b, hidden, h*G] -> [b, n, h*G]
+        by_token = tf.reshape(by_token, tf.stack([shape[0], tf.shape(hidden_states)[1], shape[1], shape[2]]))
+        probs = self._global_row_probs(tf.transpose(by_token, [0, 2, 3, 1]), keep, training, compute_dtype)
+
+        mixed = tf.matmul(probs, hidden_states[:, None])  # [b, h, G, n] x [b, 1, n, hidden] -> [b, h, G, hidden]
+        out = tf.einsum("bhgi,ihd->bhgd", mixed, v_kernel)  # [b, h, G, hidden] x [hidden, h, d] -> [b, h, G, d]
+        out = out + tf.reshape(tf.cast(self.value_global.bias, compute_dtype),
+                               [self.num_attention_heads, 1, self.head_dim])
+        return self._merge_heads(out), probs
 
     def _local_probs_for_output(self, probs_global, probs_band, is_global, n, padded_n):
         """`(b, h, n, G + 2w + 1)` in transformers' layout from the global columns `(bh, n', G)` and the band

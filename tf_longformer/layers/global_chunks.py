@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 import keras
 import tensorflow as tf
 
-from ..global_attention import GlobalSlots
 from .chunk_loop import slice_chunk
+from .global_slots import GlobalSlots
 from .softmax_parts import SoftmaxPart, merge
 
 

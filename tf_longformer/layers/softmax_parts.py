@@ -52,7 +52,7 @@ def attend(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, keep: tf.Tensor, 
         (after dropout) and `inv_sum` `(..., rows, 1)` float32 the factor that normalises them.
     """
     compute_dtype = query.dtype
-    scores = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32)  # (.., rows, d) x (.., cols, d)^T
+    scores = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32)  # [.., rows, d] x [.., d, cols] -> [.., rows, cols]
     scores = tf.where(keep, scores, NEG)
     row_max = tf.reduce_max(scores, axis=-1, keepdims=True)
     exps = tf.exp(scores - row_max)
@@ -65,7 +65,7 @@ def attend(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, keep: tf.Tensor, 
     exps = tf.cast(exps, compute_dtype)
     if dropout is not None:
         exps = dropout(exps)
-    out = tf.matmul(exps, value) * tf.cast(inv_sum, compute_dtype)  # (.., rows, cols) x (.., cols, d)
+    out = tf.matmul(exps, value) * tf.cast(inv_sum, compute_dtype)  # [.., rows, cols] x [.., cols, d] -> [.., rows, d]
     return SoftmaxPart(out, lse), exps, inv_sum
 
 

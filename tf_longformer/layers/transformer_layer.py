@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import keras
 
-from ..global_attention import GlobalSlots
 from .activations import get_activation
 from .attention import LongformerSelfAttention
 from .chunk_loop import map_row_chunks, traced_inference
+from .global_slots import GlobalSlots
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")

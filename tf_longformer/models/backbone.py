@@ -7,12 +7,13 @@ ids, input validation, and un-padding every output.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ..configuration import LongformerConfig
-from ..global_attention import compute_global_slots
 from ..head_mask import per_layer_head_masks
 from ..input_checks import (
     InvalidInputError,
@@ -26,6 +27,7 @@ from ..input_checks import (
 from ..layers.checkpointing import checkpointed_layer_call
 from ..layers.chunk_loop import traced_inference
 from ..layers.embeddings import LongformerEmbeddings
+from ..layers.global_slots import compute_global_slots
 from ..layers.layer_loop import call_layers_in_loop, runs_of_identical_layers
 from ..layers.transformer_layer import LongformerLayer
 from ..modeling_outputs import TFLongformerBaseModelOutputWithPooling
@@ -38,6 +40,21 @@ def _call(layer, hidden_states, **kwargs):
 def _static_or_dynamic(tensor: tf.Tensor, axis: int):
     dim = tensor.shape[axis]
     return dim if dim is not None else tf.shape(tensor)[axis]
+
+
+class _BackboneInputs(NamedTuple):
+    """The checked inputs: int32 ids clipped into their tables (`input_ids` or `inputs_embeds` is None), the
+    attention mask merged with the global one (0 padding, 1 local, 2 global), the rows that failed a value
+    check (`bad_rows`, NaN outputs) and the unpadded `batch` and `seq_len` (static when known)."""
+
+    input_ids: tf.Tensor | None
+    inputs_embeds: tf.Tensor | None
+    attention_mask: tf.Tensor
+    token_type_ids: tf.Tensor
+    position_ids: tf.Tensor
+    bad_rows: tf.Tensor
+    batch: tf.Tensor | int
+    seq_len: tf.Tensor | int
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")
@@ -118,6 +135,33 @@ class TFLongformerMainLayer(keras.layers.Layer):
         output_hidden_states: bool = False,
         training: bool | None = None,
     ) -> TFLongformerBaseModelOutputWithPooling:
+        inputs = self._checked_inputs(input_ids, attention_mask, global_attention_mask, token_type_ids,
+                                      position_ids, inputs_embeds)
+        seq_len = inputs.seq_len
+        inputs = self._padded_to_window(inputs)
+
+        hidden = self.embeddings(inputs.input_ids, inputs.position_ids, inputs.token_type_ids, inputs.inputs_embeds,
+                                 training=training)
+        is_index_masked = inputs.attention_mask < 1
+        slots = compute_global_slots(tf.equal(inputs.attention_mask, 2))
+        hidden = tf.where(inputs.bad_rows[:, None, None], tf.constant(np.nan, hidden.dtype), hidden)
+        hidden, all_hidden, all_local, all_global = self._run_layers(
+            hidden, is_index_masked, slots, head_mask, output_attentions, output_hidden_states, training)
+
+        sequence_output = hidden[:, :seq_len]
+        no_global = tf.executing_eagerly() and int(slots.num_slots) == 0
+        return TFLongformerBaseModelOutputWithPooling(
+            last_hidden_state=sequence_output,
+            pooler_output=None if self.pooler is None else self.pooler(sequence_output[:, 0]),
+            hidden_states=tuple(h[:, :seq_len] for h in all_hidden) if output_hidden_states else None,
+            attentions=tuple(p[:, :, :seq_len] for p in all_local) if output_attentions else None,
+            global_attentions=tuple(all_global) if output_attentions and not no_global else None,
+        )
+
+    def _checked_inputs(self, input_ids, attention_mask, global_attention_mask, token_type_ids, position_ids,
+                        inputs_embeds) -> _BackboneInputs:
+        """Validate the inputs (`input_checks.py`: eager errors, graph assertions, NaN rows under XLA), fill
+        the defaults, merge the global-attention mask into the attention mask and cast the ids to int32."""
         c = self.config
         if (input_ids is None) == (inputs_embeds is None):
             raise InvalidInputError(
@@ -184,34 +228,52 @@ class TFLongformerMainLayer(keras.layers.Layer):
                 f"the position table has {c.max_position_embeddings} rows.",
             )
             position_ids = tf.cast(position_ids, tf.int32)
-        safe_ids = None if input_ids is None else tf.clip_by_value(input_ids, 0, c.vocab_size - 1)
-        token_type_ids = tf.clip_by_value(token_type_ids, 0, c.type_vocab_size - 1)
-        position_ids = tf.clip_by_value(position_ids, 0, c.max_position_embeddings - 1)
+        # bad rows become NaN after the embeddings; until then their ids must index the tables
+        return _BackboneInputs(
+            input_ids=None if input_ids is None else tf.clip_by_value(input_ids, 0, c.vocab_size - 1),
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            token_type_ids=tf.clip_by_value(token_type_ids, 0, c.type_vocab_size - 1),
+            position_ids=tf.clip_by_value(position_ids, 0, c.max_position_embeddings - 1),
+            bad_rows=bad_rows, batch=batch, seq_len=seq_len,
+        )
 
-        # --- pad to a multiple of the largest window
+    def _padded_to_window(self, inputs: _BackboneInputs) -> _BackboneInputs:
+        """Pad the sequence axis to a multiple of the largest window with padding tokens (masked)."""
+        c = self.config
         multiple = c.padding_multiple
-        pad_len = (multiple - seq_len % multiple) % multiple
+        pad_len = (multiple - inputs.seq_len % multiple) % multiple
         pad2 = [[0, 0], [0, pad_len]]
-        attention_mask = tf.pad(attention_mask, pad2)
-        token_type_ids = tf.pad(token_type_ids, pad2)
-        position_ids = tf.pad(position_ids, pad2, constant_values=c.pad_token_id)
-        if safe_ids is not None:
-            safe_ids = tf.pad(safe_ids, pad2, constant_values=c.pad_token_id)
+        input_ids, inputs_embeds = inputs.input_ids, inputs.inputs_embeds
+        if input_ids is not None:
+            input_ids = tf.pad(input_ids, pad2, constant_values=c.pad_token_id)
         else:
             pad_embedding = tf.cast(tf.gather(self.word_embeddings, [c.pad_token_id]), inputs_embeds.dtype)
-            filler = tf.tile(pad_embedding[None], tf.stack([batch, pad_len, 1]))
+            filler = tf.tile(pad_embedding[None], tf.stack([inputs.batch, pad_len, 1]))
             inputs_embeds = tf.concat([inputs_embeds, filler], axis=1)
+        return inputs._replace(
+            input_ids=input_ids,
+            inputs_embeds=inputs_embeds,
+            attention_mask=tf.pad(inputs.attention_mask, pad2),
+            token_type_ids=tf.pad(inputs.token_type_ids, pad2),
+            position_ids=tf.pad(inputs.position_ids, pad2, constant_values=c.pad_token_id),
+        )
 
-        hidden = self.embeddings(safe_ids, position_ids, token_type_ids, inputs_embeds, training=training)
-        is_index_masked = attention_mask < 1
-        slots = compute_global_slots(tf.equal(attention_mask, 2))
-        hidden = tf.where(bad_rows[:, None, None], tf.constant(np.nan, hidden.dtype), hidden)
+    def _run_layers(self, hidden, is_index_masked, slots, head_mask, output_attentions: bool,
+                    output_hidden_states: bool, training):
+        """The encoder layers on the padded sequence, in one of three ways (`docs/architecture.md`): one call
+        per layer, each layer recomputed in the backward pass (gradient checkpointing), or each run of
+        identical layers as one loop (traced inference without per-layer outputs).
 
+        Returns:
+            `(hidden, all_hidden, all_local, all_global)`: the last hidden states and the per-layer lists
+            asked for (empty otherwise), all padded.
+        """
+        c = self.config
         all_hidden, all_local, all_global = [], [], []
         head_masks = iter(per_layer_head_masks(head_mask, c.num_hidden_layers, c.num_attention_heads))
         # gradient checkpointing (training only, as transformers): recompute each layer in the backward pass
         call_layer = checkpointed_layer_call if c.gradient_checkpointing and training is True else _call
-        # traced inference without per-layer outputs: each run of identical layers is one loop in the program
         loop = traced_inference(training) and not (output_attentions or output_hidden_states or head_mask is not None)
         for run in runs_of_identical_layers(self.encoder_layers) if loop else [[x] for x in self.encoder_layers]:
             if len(run) > 1:
@@ -224,20 +286,11 @@ class TFLongformerMainLayer(keras.layers.Layer):
                 training=training, layer_head_mask=next(head_masks),
             )
             if output_attentions:
-                all_local.append(local_probs[:, :, :seq_len])
+                all_local.append(local_probs)
                 all_global.append(global_probs)
         if output_hidden_states:
             all_hidden.append(hidden)
-
-        sequence_output = hidden[:, :seq_len]
-        no_global = tf.executing_eagerly() and int(slots.num_slots) == 0
-        return TFLongformerBaseModelOutputWithPooling(
-            last_hidden_state=sequence_output,
-            pooler_output=None if self.pooler is None else self.pooler(sequence_output[:, 0]),
-            hidden_states=tuple(h[:, :seq_len] for h in all_hidden) if output_hidden_states else None,
-            attentions=tuple(all_local) if output_attentions else None,
-            global_attentions=tuple(all_global) if output_attentions and not no_global else None,
-        )
+        return hidden, all_hidden, all_local, all_global
 
     def _default_position_ids(self, input_ids, shape):
         """RoBERTa positions: from `input_ids` skipping padding, else `pad+1 .. pad+seq`."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..default_global_attention import question_global_attention_mask
 from ..input_checks import InvalidInputError
 from ..losses import cross_entropy
 from ..modeling_outputs import TFLongformerMultipleChoiceModelOutput
+from .default_global_attention import question_global_attention_mask
 from .pretrained_model import TFLongformerPreTrainedModel, dense_weights
 
 # inputs whose leading axes are (batch, choices); head_mask is per model, not per example

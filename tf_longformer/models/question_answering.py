@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..default_global_attention import question_global_attention_mask
 from ..losses import span_loss
 from ..modeling_outputs import TFLongformerQuestionAnsweringModelOutput
+from .default_global_attention import question_global_attention_mask
 from .pretrained_model import TFLongformerPreTrainedModel, dense_weights
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import keras
 
-from ..default_global_attention import cls_global_attention_mask
 from ..layers.heads import LongformerClassificationHead
 from ..losses import sequence_classification_loss
 from ..modeling_outputs import TFLongformerSequenceClassifierOutput
+from .default_global_attention import cls_global_attention_mask
 from .pretrained_model import TFLongformerPreTrainedModel, prefixed
 
 

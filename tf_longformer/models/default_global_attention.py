@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .input_checks import check_rows
+from ..input_checks import check_rows
 
 
 def cls_global_attention_mask(input_ids: tf.Tensor) -> tf.Tensor:

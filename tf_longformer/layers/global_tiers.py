@@ -33,8 +33,8 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from .global_attention import GlobalSlots
-from .layers.global_chunks import SlotChunks
+from .global_chunks import SlotChunks
+from .global_slots import GlobalSlots
 
 FEW = 16  # slots per chunk while the global rows are factored
 MANY = 64  # slots per chunk beyond

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from .xla import in_xla_context
+from ..xla import in_xla_context
 
 
 class GlobalSlots(NamedTuple):

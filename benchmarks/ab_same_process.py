@@ -10,8 +10,9 @@ compare medians and the per-round ratios to the first variant:
     python benchmarks/ab_same_process.py --seq 16384 --rounds 3 \\
         --variant '{"dense_row_chunk": 0}' --variant '{"dense_row_chunk": 512}'
 
-A variant is JSON: `LongformerConfig` overrides of the base shape, plus `globals` (global tokens at the
-start of the input, default 1; `max_global_tokens` defaults to it). Prints one JSON line per variant.
+A variant is JSON: `LongformerConfig` overrides of the base shape (none: the defaults of
+`from_pretrained`), plus `globals` (global tokens at the start of the input, default 1). Prints one JSON
+line per variant.
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ Run by `benchmarks/run_forward.py`; each configuration gets its own process so p
     python benchmarks/forward_worker.py --impl ours-xla --seq 4096 [--globals 1] [--repeats 3]
 
 Implementations:
-    ours-eager, ours-graph, ours-xla   tf_longformer (eager, tf.function, tf.function(jit_compile=True))
+    ours-eager, ours-graph, ours-xla   tf_longformer (eager, tf.function, tf.function(jit_compile=True)), with
+                                       the defaults of `from_pretrained` (no tf-longformer config field set)
+    savedmodel                         an exported SavedModel (`--model-dir`), loaded with TensorFlow alone
+                                       (`benchmarks/saved_model_speed.py` exports it)
     torch                              transformers 5 PyTorch LongformerModel
     tf457-graph, tf457-eager           transformers 4.x TFLongformerModel (run with its own venv's python)
     matmul                             a plain fp32 matmul of the model's shapes (reference FLOP/s)
@@ -43,16 +46,20 @@ def config_for(seq: int) -> dict:
     return dict(BASE, max_position_embeddings=max(4098, seq + 2))
 
 
-def ours_forward(seq: int, globals_: int, mode: str = "xla", **overrides):
-    """Ours at the base shape: `(forward, tensors)` with `forward(*tensors)` the last hidden state, run
-    eagerly, in `tf.function` (`graph`) or under XLA. `overrides`: `LongformerConfig` fields; the XLA
-    program's bound on global tokens (`max_global_tokens`) defaults to the count itself."""
-    import tensorflow as tf
-
+def ours_model(seq: int, **overrides):
+    """Ours at the base shape (random weights). Without `overrides` (`LongformerConfig` fields) every
+    tf-longformer field keeps its default, as `from_pretrained` of a Hugging Face checkpoint gives."""
     from tf_longformer import LongformerConfig, TFLongformerModel
 
-    overrides.setdefault("max_global_tokens", globals_)
-    model = TFLongformerModel(LongformerConfig(**{**config_for(seq), **overrides}))
+    return TFLongformerModel(LongformerConfig(**{**config_for(seq), **overrides}))
+
+
+def ours_forward(seq: int, globals_: int, mode: str = "xla", **overrides):
+    """Ours at the base shape: `(forward, tensors)` with `forward(*tensors)` the last hidden state, run
+    eagerly, in `tf.function` (`graph`) or under XLA. `overrides`: as in `ours_model`."""
+    import tensorflow as tf
+
+    model = ours_model(seq, **overrides)
     tensors = tuple(tf.constant(x) for x in inputs(seq, globals_))
 
     def forward(i, m, g):
@@ -64,14 +71,32 @@ def ours_forward(seq: int, globals_: int, mode: str = "xla", **overrides):
 
 
 def build_ours(args):
-    overrides = {} if args.bound is None else {"max_global_tokens": args.bound}
+    overrides = {}
     if args.query_chunk is not None:
         overrides["attention_query_chunk"] = args.query_chunk
     if args.dense_chunk is not None:
         overrides["dense_row_chunk"] = args.dense_chunk
+    if args.layers is not None:
+        overrides["num_hidden_layers"] = args.layers
     mode = args.impl.split("-")[1]  # eager / graph / xla
     forward, tensors = ours_forward(args.seq, args.globals, mode, **overrides)
     return lambda: forward(*tensors).numpy()
+
+
+def build_savedmodel(args):
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(args.model_dir).signatures["with_global_attention"]
+    tensors = {name: tf.constant(x) for name, x in zip(("input_ids", "attention_mask", "global_attention_mask"),
+                                                       inputs(args.seq, args.globals), strict=True)}
+
+    def run():
+        out = signature(**tensors)["last_hidden_state"].numpy()
+        if "tf_longformer" in sys.modules:  # the measurement is of TensorFlow serving the SavedModel alone
+            raise SystemExit("the SavedModel's functions imported tf_longformer")
+        return out
+
+    return run
 
 
 def build_torch(args):
@@ -116,9 +141,9 @@ def build_matmul(args):
     return lambda: [t.numpy() for t in f()]
 
 
-def useful_flops(seq: int, num_globals: int) -> float:
+def useful_flops(seq: int, num_globals: int, layers: int = 12) -> float:
     """Dense layers + the (2w+1)-wide band + global rows/columns, per forward (multiply-add = 2 FLOPs)."""
-    d, inter, layers, w = 768, 3072, 12, 256
+    d, inter, w = 768, 3072, 256
     padded = -(-seq // 512) * 512
     dense = 2 * padded * (4 * d * d + 2 * d * inter)
     band = 2 * 2 * padded * (2 * w + 1) * d
@@ -131,16 +156,19 @@ def main() -> None:
     parser.add_argument("--impl", required=True)
     parser.add_argument("--seq", type=int, required=True)
     parser.add_argument("--globals", type=int, default=1)
-    parser.add_argument("--bound", type=int, default=None, help="max_global_tokens (ours); default = --globals")
+    parser.add_argument("--model-dir", default=None, help="the SavedModel of --impl savedmodel")
     parser.add_argument("--query-chunk", type=int, default=None,
                         help="attention_query_chunk (ours); default: the config's default")
     parser.add_argument("--dense-chunk", type=int, default=None,
                         help="dense_row_chunk (ours); default: the config's default")
+    parser.add_argument("--layers", type=int, default=None,
+                        help="num_hidden_layers (ours; smoke runs); default: the base shape's 12")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     args.flops = None
-    builders = {"ours": build_ours, "torch": build_torch, "tf457": build_tf457, "matmul": build_matmul}
+    builders = {"ours": build_ours, "savedmodel": build_savedmodel, "torch": build_torch, "tf457": build_tf457,
+                "matmul": build_matmul}
     rss_start = rss_bytes()
     run = builders[args.impl.split("-")[0]](args)
     rss_loaded = rss_bytes()
@@ -162,9 +190,9 @@ def main() -> None:
     rss_trimmed = rss_bytes()
     reset_peak_rss()
     run()
-    flops = args.flops or useful_flops(args.seq, args.globals)
+    flops = args.flops or useful_flops(args.seq, args.globals, args.layers or 12)
     print(json.dumps({
-        "impl": args.impl, "seq": args.seq, "globals": args.globals, "bound": args.bound, "query_chunk": args.query_chunk,
+        "impl": args.impl, "seq": args.seq, "globals": args.globals, "query_chunk": args.query_chunk,
         "dense_chunk": args.dense_chunk,
         "median_s": median, "times_s": times, "first_call_s": first,
         "rss_start_gib": rss_start / 2**30, "rss_loaded_gib": rss_loaded / 2**30, "rss_after_warmup_gib": rss_warm / 2**30,

@@ -42,7 +42,7 @@ def main() -> None:
         keras.mixed_precision.set_global_policy(args.dtype)  # again after each `clear_session` below
         off = {"attention_query_chunk": 0, "dense_row_chunk": 0} if chunks == "off" else {}
         config = LongformerConfig(**shape, max_position_embeddings=seq + 2, hidden_dropout_prob=0.0,
-                                  attention_probs_dropout_prob=0.0, max_global_tokens=1, type_vocab_size=1, **off)
+                                  attention_probs_dropout_prob=0.0, type_vocab_size=1, **off)
         model = TFLongformerModel(config)
         ids = tf.constant(np.random.default_rng(0).integers(3, 50000, (args.batch, seq)), tf.int32)
         glob = np.zeros((args.batch, seq), np.int32)

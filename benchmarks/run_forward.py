@@ -11,8 +11,9 @@ cores during the run does not favour whoever ran at a quiet moment; the rows poo
 matmul that the useful FLOP/s are compared with runs in the target length's rounds too (a single reading
 taken at the start of a run is not representative of the rounds on shared cores). Also runs
 the training-step benchmark (`train_memory.py`). Writes `benchmarks/results/forward.{json,md,png}`.
+Ours runs with the defaults of `from_pretrained` (no tf-longformer config field set), as a user gets it.
 transformers 4.x TF runs when a virtual environment with it exists (`--tf457-python`, default
-`/work/venvs/tf457/bin/python`; see benchmarks/README.md to create one).
+`.venvs/tf457/bin/python` in the repository, made by `scripts/make_reference_venv.sh`).
 """
 
 from __future__ import annotations
@@ -26,19 +27,19 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 LENGTHS = (512, 1024, 2048, 4096, 8192, 16384)
 IMPLS = ("ours-xla", "ours-graph", "ours-eager", "torch", "tf457-graph")
-GLOBAL_SWEEP = (0, 1, 16, 64, 256)
+GLOBAL_SWEEP = (0, 1, 16, 32, 64, 256)
+ALL_GLOBAL_IMPLS = ("ours-xla", "torch", "tf457-graph")  # every token global, side by side
 TARGET_LENGTH = 4096
 
 
-def run_worker(python: str, impl: str, seq: int, globals_: int = 1, bound: int | None = None,
-               repeats: int = 3, timeout: int = 1800) -> dict:
+def run_worker(python: str, impl: str, seq: int, globals_: int = 1, repeats: int = 3, timeout: int = 1800,
+               extra: tuple[str, ...] = ()) -> dict:
     cmd = [python, os.path.join(HERE, "forward_worker.py"), "--impl", impl, "--seq", str(seq),
-           "--globals", str(globals_), "--repeats", str(repeats)]
-    if bound is not None:
-        cmd += ["--bound", str(bound)]
+           "--globals", str(globals_), "--repeats", str(repeats), *extra]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.path.dirname(HERE))
     started = time.time()
     try:
@@ -135,22 +136,44 @@ def markdown(results: list[dict], sweep: list[dict], matmul: dict | None) -> str
                     f"{ours['useful_gflops_per_s'] / matmul['useful_gflops_per_s']:.0%} of the plain fp32 matmul "
                     f"measured in the same run ({matmul['useful_gflops_per_s']:.0f} GFLOP/s, tf.function, "
                     "2 threads)\n")
-    if sweep:
-        base = next((r for r in sweep if r.get("globals") == 0 and "error" not in r), None)
-        out += ("\nGlobal tokens (ours-xla, 4096 tokens, `max_global_tokens` = count, so 0 is a program without "
-                "global attention; median over 2 interleaved rounds of 5 forwards):\n\n")
+    ours_sweep = [r for r in sweep if r["impl"] == "ours-xla" and r.get("globals") != r["seq"]]
+    if ours_sweep:
+        base = next((r for r in ours_sweep if r.get("globals") == 0 and "error" not in r), None)
+        out += ("\nGlobal tokens (ours-xla with the defaults of `from_pretrained`, one program for every count, "
+                f"{ours_sweep[0]['seq']} tokens; median over the interleaved rounds of 5 forwards):\n\n")
         out += "| global tokens | time | vs none | useful GFLOP/s |\n|---|---|---|---|\n"
-        for r in sweep:
+        rel = {}
+        for r in ours_sweep:
             if "error" in r:
                 out += f"| {r['globals']} | fails: {r['error'][:60]} | | |\n"
                 continue
-            rel = f"{100 * (r['median_s'] / base['median_s'] - 1):+.1f} %" if base else "–"
-            out += f"| {r['globals']} | {r['median_s']:.2f} s | {rel} | {r['useful_gflops_per_s']:.0f} |\n"
+            rel[r["globals"]] = r["median_s"] / base["median_s"] - 1 if base else float("nan")
+            out += (f"| {r['globals']} | {r['median_s']:.2f} s | {100 * rel[r['globals']]:+.1f} % "
+                    f"| {r['useful_gflops_per_s']:.0f} |\n")
+        for count, target in ((1, 3), (32, 8)):
+            if count in rel:
+                out += f"\n- {count} global token(s) vs none: {100 * rel[count]:+.1f} %; target <= {target} %"
+        out += "\n"
+    everything = [r for r in sweep if r.get("globals") == r["seq"]]
+    if everything:
+        out += (f"\nEvery one of {everything[0]['seq']} tokens global (median of 2 forwards after a warm-up; "
+                "activation memory as "
+                "above):\n\n| implementation | time | activation | after trim |\n|---|---|---|---|\n")
+        for r in everything:
+            if "error" in r:
+                out += f"| {r['impl']} | fails: {r['error'][:60]} | | |\n"
+            else:
+                out += (f"| {r['impl']} | {r['median_s']:.2f} s | {_activation(r):.2f} GiB "
+                        f"| {_trimmed(r):.2f} GiB |\n")
     return out + "\n"
 
 
 def plot(results: list[dict], path: str) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # the tables are already written; the plot is the only thing missing
+        print(f"not plotted {path}: matplotlib is missing (pip install -e '.[bench]')", file=sys.stderr)
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -198,17 +221,17 @@ def pooled(rounds: list[dict]) -> dict:
     return row
 
 
-def measure(configs: list[tuple[str, int, int, int | None, int]], rounds: int, python_for) -> list[dict]:
-    """Run every `(impl, seq, globals, bound, repeats)` once per round, round-robin, so that a machine
-    whose speed drifts during the run (shared cores) slows every configuration alike; pool the rounds."""
+def measure(configs: list[tuple[str, int, int, int]], rounds: int, python_for) -> list[dict]:
+    """Run every `(impl, seq, globals, repeats)` once per round, round-robin, so that a machine whose speed
+    drifts during the run (shared cores) slows every configuration alike; pool the rounds."""
     runs: dict[tuple, list[dict]] = {}
     for _ in range(rounds):
         for config in configs:
-            impl, seq, globals_, bound, repeats = config
+            impl, seq, globals_, repeats = config
             python = python_for(impl)
             if python is None:
                 continue
-            result = run_worker(python, impl, seq, globals_=globals_, bound=bound, repeats=repeats)
+            result = run_worker(python, impl, seq, globals_=globals_, repeats=repeats)
             print(json.dumps(result), flush=True)
             runs.setdefault(config, []).append(result)
     return [pooled(rs) for rs in runs.values()]
@@ -223,11 +246,13 @@ def main() -> int:
                         help="interleaved rounds at the target length 4096 (other lengths: one)")
     parser.add_argument("--sweep-rounds", type=int, default=2, help="interleaved rounds of the global sweep")
     parser.add_argument("--no-sweep", action="store_true", help="skip the global-token sweep")
+    parser.add_argument("--sweep-length", type=int, default=TARGET_LENGTH,
+                        help="tokens of the global-token sweep (smaller for a smoke run)")
     parser.add_argument("--no-train", action="store_true",
                         help="skip the training step at 4096 (benchmarks/train_memory.py, ours and PyTorch)")
     parser.add_argument("--update", action="store_true",
                         help="keep the rows of lengths not measured now from the existing forward.json")
-    parser.add_argument("--tf457-python", default="/work/venvs/tf457/bin/python")
+    parser.add_argument("--tf457-python", default=os.path.join(REPO, ".venvs", "tf457", "bin", "python"))
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args()
     from converters.atomic import atomic_write_text  # the runner itself never loads TensorFlow
@@ -242,9 +267,9 @@ def main() -> int:
 
     results = []
     for seq in lengths:
-        configs = [(impl, seq, 1, None, 3) for impl in args.impls]
+        configs = [(impl, seq, 1, 3) for impl in args.impls]
         if seq == TARGET_LENGTH:  # the FLOP/s reference runs in the target's rounds: the same machine state
-            results += measure(configs + [("matmul", seq, 1, None, 10)], args.target_rounds, python_for)
+            results += measure(configs + [("matmul", seq, 1, 10)], args.target_rounds, python_for)
         else:
             results += measure(configs, 1, python_for)
     matmul = next((r for r in results if r["impl"] == "matmul"), None)
@@ -253,8 +278,10 @@ def main() -> int:
         matmul = run_worker(sys.executable, "matmul", TARGET_LENGTH, repeats=10)
     sweep = []
     if not (args.quick or args.no_sweep):
-        sweep = measure([("ours-xla", TARGET_LENGTH, count, count, 5) for count in GLOBAL_SWEEP],
+        length = args.sweep_length
+        sweep = measure([("ours-xla", length, count, 5) for count in GLOBAL_SWEEP if count <= length],
                         args.sweep_rounds, python_for)
+        sweep += measure([(impl, length, length, 2) for impl in ALL_GLOBAL_IMPLS if impl in args.impls], 1, python_for)
     run_id = time.strftime("%Y-%m-%dT%H:%M:%S")
     for r in results + sweep:
         r.setdefault("run", run_id)

@@ -5,7 +5,9 @@ reference must come from transformers 4).
 Two steps, run from the repository root::
 
     python scripts/make_qa_pipeline_fixture.py build             # this environment (transformers 5 + tf_longformer)
-    /work/venvs/tf457/bin/python scripts/make_qa_pipeline_fixture.py reference   # transformers 4.57.1 + torch
+    .venvs/tf457/bin/python scripts/make_qa_pipeline_fixture.py reference   # transformers 4.57.1 + torch
+
+(`.venvs/tf457` is made by `scripts/make_reference_venv.sh`.)
 
 `build` trains a byte-level BPE with `build_tokenizer_files` and saves a random transformers PyTorch
 `LongformerForQuestionAnswering` (every parameter re-drawn from a seeded generator) with it in one folder.

@@ -14,13 +14,11 @@ and legacy Keras 2 (``tf-keras``). It writes, under ``tests/fixtures/``:
 Every parameter is re-drawn from a seeded generator (LayerNorm weights around 1, everything else
 N(0, 0.1^2)) so that a layout/name mix-up cannot hide behind zero biases or unit gammas.
 
-Regenerate (from the repository root)::
+Regenerate (from the repository root; the first command builds the transformers 4.57 environment in
+``.venvs/tf457``, once)::
 
-    python -m venv /work/venvs/tf457
-    /work/venvs/tf457/bin/pip install tensorflow-cpu==2.21.0
-    /work/venvs/tf457/bin/pip install tf-keras==2.21.0 --no-deps
-    /work/venvs/tf457/bin/pip install transformers==4.57.1 torch==2.13.0 safetensors h5py
-    TF_USE_LEGACY_KERAS=1 /work/venvs/tf457/bin/python scripts/make_tf_h5_fixture.py
+    scripts/make_reference_venv.sh
+    TF_USE_LEGACY_KERAS=1 .venvs/tf457/bin/python scripts/make_tf_h5_fixture.py
 
 Outputs are deterministic up to float round-off of the TF reference run.
 """

@@ -35,6 +35,7 @@ class ExportSpec:
     load: dict = field(default_factory=dict)  # from_pretrained keyword arguments (quantization, chunks)
     include_attentions: bool = False
     include_hidden_states: bool = False
+    jit_compile: bool = False  # the model compiled by XLA inside the SavedModel
 
 
 # The real-shaped config (one window for every layer, dropout 0.1: the layer loop) for every task, plus
@@ -48,6 +49,7 @@ EXPORTS = {
     "int4": ExportSpec("text-classification", load=dict(quantization="int4")),
     "all-outputs": ExportSpec("feature-extraction", int_dtype="int64", include_attentions=True,
                               include_hidden_states=True),
+    "xla": ExportSpec("question-answering", jit_compile=True),
 }
 SEED = 7
 
@@ -82,7 +84,7 @@ def _build(root: str) -> dict:
         model = Exported(name, spec, folder, "").keras_model()
         path = export_saved_model(model, os.path.join(root, "exports", name), int_dtype=spec.int_dtype,
                                   include_attentions=spec.include_attentions,
-                                  include_hidden_states=spec.include_hidden_states)
+                                  include_hidden_states=spec.include_hidden_states, jit_compile=spec.jit_compile)
         manifest[name] = {"folder": folder, "path": path, "spec": asdict(spec)}
     return manifest
 

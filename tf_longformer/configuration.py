@@ -40,7 +40,8 @@ _DEFAULTS: dict[str, Any] = {
     "architectures": None,
     "torch_dtype": None,
     # tf-longformer's own fields (ignored by transformers, kept in config.json):
-    # the static bound on global tokens per example used under XLA (see `layers/attention.py`).
+    # no longer used: XLA programs handle any number of global tokens (`global_tiers.py`); kept so that
+    # config.json files written by earlier versions, which have it, load and round-trip unchanged.
     "max_global_tokens": 64,
     # queries per chunk of the local attention rows (bounds the band-sized buffers; 0: all at once)
     "attention_query_chunk": 512,
@@ -54,7 +55,7 @@ _DEFAULTS: dict[str, Any] = {
 _INT_FIELDS = {
     "vocab_size": 1, "hidden_size": 1, "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": 1,
     "max_position_embeddings": 1, "type_vocab_size": 1,
-    "max_global_tokens": 0,  # 0: an XLA program without global attention
+    "max_global_tokens": 0,  # unused (see above), still validated so old files keep their meaning clear
     "attention_query_chunk": 0, "dense_row_chunk": 0,  # 0: no chunk loop
 }
 
@@ -103,8 +104,22 @@ class LongformerConfig:
         id2label / label2id: dict. Label names, as in Hugging Face.
         problem_type: str or None. "regression", "single_label_classification" or
             "multi_label_classification" for sequence classification losses.
-        max_global_tokens: int. Static bound on global tokens per example under XLA (`jit_compile=True`);
-            eager and `tf.function` need no bound. Default 64; 0 compiles without global attention.
+        max_global_tokens: int. No longer used; accepted and written back so that `config.json` files of
+            earlier versions (where it bounded the global tokens under XLA) keep working. Under XLA
+            (`jit_compile=True`) any number of global tokens, up to every token, now gives the reference's
+            numbers: each layer's global part runs on chunks of global slots, as many as the batch's
+            largest count needs, in one of four branches chosen per batch (none; one token; up to
+            `(hidden_size - 1) // num_attention_heads` tokens, 63 for longformer-base, in chunks of 16; more,
+            in chunks of 64 through the `*_global` projections of every token). What that costs, where a
+            bound used to be set: a batch pays for its largest count rounded up to a whole chunk (1 token:
+            one slot; 2 to 16: 16 slots; 17 to 32: 32; from 64 tokens on for longformer-base also the
+            `key_global` / `value_global` projections of every token, ~14 % of the model's FLOPs, which the
+            reference always computes); every branch is one more copy of the global part in the compiled
+            program, so the first (compiling) call takes longer; in training each branch recomputes its
+            chunks in the backward pass instead of keeping them. `benchmarks/run_forward.py`'s global-token
+            sweep measures the time per count with these defaults.
+            `output_attentions=True` under XLA computes one global column per token instead (the only
+            static width that fits every batch): quadratic in the length, meant for short inputs.
         attention_query_chunk: int. For inference in `tf.function` / XLA, the local attention rows run in
             chunks of about this many queries (whole blocks of half a window, at least one), so the
             band-sized score buffers stay the size of a chunk whatever the length; 0 runs them all at once

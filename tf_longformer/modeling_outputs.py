@@ -100,7 +100,8 @@ _ATTN_DOC = """
     hidden_states: tuple of `(batch, seq_len, hidden)` tensors, the embeddings and each layer's output.
     attentions: tuple (one per layer) of `(batch, heads, seq_len, x + attention_window + 1)`: the first `x`
         columns are the attention to the `x` global tokens, the rest the sliding window. Under XLA, `x` is
-        the static bound `config.max_global_tokens` (columns past the batch's global count are zero).
+        the (padded) sequence length, the only static width that fits every batch (columns past the
+        batch's global count are zero).
     global_attentions: tuple (one per layer) of `(batch, heads, padded_seq_len, x)`: the attention of each
         global token to every token (the sequence axis is padded to the window, as in transformers).
         `None` in eager mode when no token is global; zero-width in a graph.

@@ -10,8 +10,9 @@ from .private_apis import graph_is_xla_compiled
 def in_xla_context() -> bool:
     """True while tracing inside `tf.function(jit_compile=True)`, `model.compile(jit_compile=True)` or TPU.
 
-    XLA needs static shapes, so there the number of global-token slots is the static bound
-    `config.max_global_tokens`; in eager mode and plain `tf.function` it is the batch's real count.
+    XLA needs static shapes, so there the global tokens get one slot per token and each layer runs on as
+    many chunks of them as the batch needs (`global_tiers.py`); in eager mode and plain `tf.function` the
+    number of slots is the batch's real count.
     """
     if tf.executing_eagerly():
         return False

@@ -41,6 +41,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--doc-stride", type=int,
                         help="with --text, question answering: tokens shared by the windows of a long context "
                              "(default min(max_length // 2, 128))")
+    parser.add_argument("--jit-compile", action="store_true",
+                        help="compile the model with XLA inside the SavedModel (once per request shape, by the "
+                             "server); the request checks stay outside")
     parser.add_argument("--onnx", metavar="FILE",
                         help="also write serving_default as this ONNX file (needs tf2onnx; task outputs only)")
 
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         model, args.out, task=task.name, version=args.version, include_attentions=args.include_attentions,
         include_hidden_states=args.include_hidden_states, int_dtype=args.int_dtype,
         text=args.text, tokenizer=args.model if args.text else None, top_k=args.top_k,
-        max_answer_len=args.max_answer_len, doc_stride=args.doc_stride,
+        max_answer_len=args.max_answer_len, doc_stride=args.doc_stride, jit_compile=args.jit_compile,
     )
     print(path)
     if args.onnx:

@@ -89,7 +89,8 @@ def model_and_task(model, task: str | Task | None = None, allow_missing_weights:
 def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None = None, version: int | None = None,
                        include_attentions: bool = False, include_hidden_states: bool = False,
                        int_dtype=tf.int32, allow_missing_weights: bool = False, text: bool = False,
-                       tokenizer=None, top_k: int = 5, max_answer_len: int = 15, doc_stride: int | None = None) -> str:
+                       tokenizer=None, top_k: int = 5, max_answer_len: int = 15, doc_stride: int | None = None,
+                       jit_compile: bool = False) -> str:
     """Export `model` as `export_dir/<version>/`, a SavedModel that TF Serving loads as is.
 
     The version folder appears atomically: the SavedModel is written into a hidden temporary folder
@@ -113,6 +114,7 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
             `model` when it is a path).
         top_k, max_answer_len, doc_stride: with `text`: fill-mask predictions per mask; question answering's
             longest answer (tokens) and window overlap (default `min(max_length // 2, 128)`).
+        jit_compile: serve the model through XLA (`signatures.build_signatures`).
 
     Returns:
         The path of the written version folder.
@@ -142,7 +144,7 @@ def export_saved_model(model, export_dir: str | os.PathLike, *, task: str | None
 
     text_signature = (TextSignature(model, task_obj, load_text_tokenizer(tokenizer), top_k=top_k,
                                     max_answer_len=max_answer_len, doc_stride=doc_stride) if text else None)
-    signatures = build_signatures(model, task_obj, dtype, include_attentions, include_hidden_states)
+    signatures = build_signatures(model, task_obj, dtype, include_attentions, include_hidden_states, jit_compile)
     root = tf.Module()
     root.model_variables = [_tf_variable(v) for v in model.variables]  # seed generator states too (dropout)
     if text_signature is not None:

@@ -92,7 +92,8 @@ def _outputs(task: Task, out, include_attentions: bool, include_hidden_states: b
 
 
 def build_signatures(model, task: Task, int_dtype=tf.int32, include_attentions: bool = False,
-                     include_hidden_states: bool = False) -> dict[str, tf.types.experimental.ConcreteFunction]:
+                     include_hidden_states: bool = False,
+                     jit_compile: bool = False) -> dict[str, tf.types.experimental.ConcreteFunction]:
     """Trace the serving signatures of `model`.
 
     Args:
@@ -101,6 +102,8 @@ def build_signatures(model, task: Task, int_dtype=tf.int32, include_attentions: 
         int_dtype: dtype of all three inputs, `tf.int32` (default) or `tf.int64`.
         include_attentions: also return `attentions_<layer>` and `global_attentions_<layer>`.
         include_hidden_states: also return `hidden_states_<i>` (embeddings, then each layer).
+        jit_compile: run the model (not the request checks) as an XLA-compiled function, compiled by the
+            loading runtime (TF Serving too) once per input shape.
 
     Returns:
         `{"serving_default": ..., "with_global_attention": ...}` concrete functions for
@@ -113,6 +116,14 @@ def build_signatures(model, task: Task, int_dtype=tf.int32, include_attentions: 
     shape = [None] * task.input_rank
     specs = [tf.TensorSpec(shape, dtype, name=name) for name in INPUT_NAMES]
 
+    def run_model(tensors):
+        out = model(**tensors, output_attentions=include_attentions, output_hidden_states=include_hidden_states,
+                    return_dict=True, training=False)
+        return _outputs(task, out, include_attentions, include_hidden_states)
+
+    if jit_compile:  # the request checks stay outside XLA, which compiles assertions away
+        run_model = tf.function(run_model, jit_compile=True)
+
     @tf.function(input_signature=specs)
     def with_global_attention(input_ids, attention_mask, global_attention_mask):
         # The signature's shapes are not enforced when a SavedModel runs: check the rank at run time.
@@ -121,9 +132,7 @@ def build_signatures(model, task: Task, int_dtype=tf.int32, include_attentions: 
             ("global_attention_mask", global_attention_mask))}
         with tf.control_dependencies(_request_checks(task, model.config, tensors)):
             tensors = {k: tf.identity(v) for k, v in tensors.items()}
-        out = model(**tensors, output_attentions=include_attentions, output_hidden_states=include_hidden_states,
-                    return_dict=True, training=False)
-        return _outputs(task, out, include_attentions, include_hidden_states)
+        return run_model(tensors)
 
     @tf.function(input_signature=specs[:2])
     def serving_default(input_ids, attention_mask):

@@ -3,13 +3,16 @@
 Matches transformers' `LongformerSelfAttention` (PyTorch) number for number:
 
 * local rows: each token attends to its window (`layers/sliding_window.py` explains the block layout)
-  and to every global token through `G` extra columns placed *before* the window columns; global and
-  padded tokens are removed from the window (they are reached through the global columns, or not at all);
+  and to every global token through `G` extra columns; global and padded tokens are removed from the
+  window (they are reached through the global columns, or not at all). One softmax covers both sets of
+  columns, computed as two parts and merged (`softmax_parts.py`);
 * global rows: each global token attends to every non-padded token with its own projections
   `query_global`, `key_global`, `value_global`, and that output replaces its local one;
 * padded query rows get zero probabilities; softmax runs in float32 whatever the compute dtype.
 
 `G` and the slot tensors come from `global_attention.compute_global_slots`, computed once per forward.
+How the global part runs under XLA (a tier of slots chosen per batch, or chunks of slots) is
+`global_tiers.py`; the arithmetic here is the same whichever runs.
 """
 
 from __future__ import annotations
@@ -21,10 +24,14 @@ import keras
 import tensorflow as tf
 
 from ..global_attention import GlobalSlots
+from ..global_tiers import Branch, run_branches
 from ..head_mask import scale_heads, scale_merged_heads
+from ..xla import in_xla_context
 from .chunk_loop import map_row_chunks, traced_inference
-from .local_attention import NEG, local_rows, repeat_for_heads
+from .global_chunks import SlotChunks
+from .local_attention import local_rows, repeat_for_heads
 from .sliding_window import block_layout, skew_to_band, to_blocks
+from .softmax_parts import NEG, SoftmaxPart, attend, merge, share
 
 
 @keras.saving.register_keras_serializable(package="tf_longformer")
@@ -106,6 +113,15 @@ class LongformerSelfAttention(keras.layers.Layer):
         x = tf.transpose(x, [0, 2, 1, 3])
         return tf.reshape(x, tf.stack([tf.shape(x)[0], tf.shape(x)[1], self.hidden_size]))
 
+    def _flat_heads(self, x: tf.Tensor, length) -> tf.Tensor:
+        """`(batch, heads, n, head_dim)` → `(batch*heads, length, head_dim)`, zero rows appended past `n`."""
+        n = x.shape[2] if x.shape[2] is not None else tf.shape(x)[2]
+        flat = tf.reshape(x, tf.stack([-1, n, self.head_dim]))
+        return tf.pad(flat, [[0, 0], [0, length - n], [0, 0]])
+
+    def _dropout(self, training):
+        return lambda x: self.dropout(x, training=training)
+
     def call(
         self,
         hidden_states: tf.Tensor,
@@ -133,8 +149,8 @@ class LongformerSelfAttention(keras.layers.Layer):
         size, reach = self.block_size, self.block_reach
         scale = 1.0 / math.sqrt(self.head_dim)
         compute_dtype = hidden_states.dtype
-        n = tf.shape(hidden_states)[1]
-        is_global = slots.is_global
+        n = hidden_states.shape[1] if hidden_states.shape[1] is not None else tf.shape(hidden_states)[1]
+        padded_n = n + (-n) % size  # a whole number of this layer's blocks
 
         def project(x):
             return [self.query(x) * tf.cast(scale, compute_dtype), self.key(x), self.value(x)]
@@ -142,81 +158,163 @@ class LongformerSelfAttention(keras.layers.Layer):
         rows = self.dense_row_chunk if traced_inference(training) else 0
         projected = map_row_chunks(project, [hidden_states], [hidden_states] * 3, rows)
         query, key, value = (self._heads(x) for x in projected)  # (b, h, n, d)
-
-        # --- the local rows batch the heads with the examples: (b, h, n, d) -> (b*h, n, d), blocks of `size`
-        # (padded to a multiple of this layer's block; a no-op when the windows divide each other)
-        batch = tf.shape(hidden_states)[0]
-        pad = (size - n % size) % size
-
-        def blocks(x):
-            flat = tf.reshape(x, tf.stack([-1, n, self.head_dim]))
-            return to_blocks(tf.pad(flat, [[0, 0], [0, pad], [0, 0]]), size, axis=1)
-
-        query_b = blocks(query)  # (bh, c, size, d)
+        query_flat = self._flat_heads(query, padded_n)  # (bh, n', d)
         per_head = functools.partial(repeat_for_heads, heads=self.num_attention_heads)
-        padded_query = per_head(to_blocks(tf.pad(is_index_masked, [[0, 0], [0, pad]], constant_values=True),
-                                          size, axis=1))  # (bh, c, size)
+        padded_query = per_head(tf.pad(is_index_masked, [[0, 0], [0, padded_n - n]], constant_values=True))  # (bh, n')
+
+        # --- the window part of every row's softmax, in blocks of `size` queries
         # keys outside the window: global or padded (transformers: attention_mask != 0), or past the end
-        key_kept = tf.logical_not(tf.logical_or(is_index_masked, is_global))
-        key_kept_b = to_blocks(tf.pad(key_kept, [[0, 0], [0, pad]]), size, axis=1)  # (b, c, size)
-        key_global_cols = tf.gather(key, slots.positions, axis=2, batch_dims=1)  # (b, h, G, d)
-        value_global_cols = tf.gather(value, slots.positions, axis=2, batch_dims=1)
-        key_global_cols, value_global_cols = (tf.reshape(x, tf.stack([-1, tf.shape(x)[2], self.head_dim]))
-                                              for x in (key_global_cols, value_global_cols))  # (bh, G, d)
+        key_kept = tf.logical_not(tf.logical_or(is_index_masked, slots.is_global))
         # traced inference: chunks of query blocks bound the band-sized buffers; the probabilities for
         # `output_attentions` need the whole band at once
         chunked = bool(self.attention_query_chunk) and traced_inference(training) and not output_attentions
-        local_out, band, glob, inv_sum = local_rows(
-            query_b, blocks(key), blocks(value), key_kept_b, padded_query, key_global_cols, value_global_cols,
-            per_head(slots.valid), self.num_attention_heads, reach,
+        window_b, band, band_inv_sum = local_rows(
+            to_blocks(query_flat, size, axis=1),
+            to_blocks(self._flat_heads(key, padded_n), size, axis=1),
+            to_blocks(self._flat_heads(value, padded_n), size, axis=1),
+            to_blocks(tf.pad(key_kept, [[0, 0], [0, padded_n - n]]), size, axis=1),
+            to_blocks(padded_query, size, axis=1), self.num_attention_heads, reach,
             chunk_blocks=max(1, self.attention_query_chunk // size) if chunked else 0,
-            dropout=None if chunked else (lambda x: self.dropout(x, training=training)),
+            dropout=None if chunked else self._dropout(training),
         )
-        local_out = tf.reshape(local_out, tf.stack([batch, self.num_attention_heads, -1, self.head_dim]))
-        local_out = self._merge_heads(local_out[:, :, :n])
+        window = SoftmaxPart(*(tf.reshape(x, tf.stack([-1, padded_n, x.shape[-1]])) for x in window_b))  # (bh, n', .)
 
-        # --- global rows: full attention with the *_global projections
-        global_out, global_probs = self._global_rows(hidden_states, is_index_masked, slots, training)
-        # row 0 of the padded table is a zero row, so the gather is valid even with no global token
-        table = tf.pad(global_out, [[0, 0], [1, 0], [0, 0]])
-        rows_from_slots = tf.gather(table, tf.where(is_global, slots.slot_of_token + 1, 0), batch_dims=1)
-        output = tf.where(is_global[:, :, None], rows_from_slots, local_out)
+        # --- the global part: the global tokens' columns in every row's softmax, and their own rows
+        inputs = (query_flat, key, value, window.out, window.lse, hidden_states)
+        context = dict(is_index_masked=is_index_masked, padded_query=padded_query, n=n, training=training)
+        if not in_xla_context() or output_attentions:  # all G slots at once (the batch's count, or every token)
+            output, total, probs_global, global_probs = self._global_part(
+                *inputs, slots=slots, with_probs=output_attentions, **context)
+        else:  # XLA: chunks of slots, as many as the batch needs, in the branch for its count (global_tiers.py)
+            def branch_fn(branch: Branch):
+                def run(chunks, query_flat, key, value, window_out, window_lse, hidden_states, is_index_masked,
+                        padded_query):
+                    return self._global_part_in_chunks(
+                        query_flat, key, value, window_out, window_lse, hidden_states, chunks=chunks,
+                        factored=branch.factored, is_index_masked=is_index_masked, padded_query=padded_query,
+                        training=training)
+                return run
+
+            global_layers = (self.query_global, self.key_global, self.value_global)
+            output = run_branches(slots, self._factored_limit(), branch_fn, [*inputs, is_index_masked, padded_query],
+                                  [v for layer in global_layers for v in layer.weights],
+                                  getattr(self.dropout, "seed_generator", None), bool(training))
         output.set_shape(hidden_states.shape)
         output = scale_merged_heads(output, layer_head_mask, self.head_dim)
 
         if not output_attentions:
             return output, None, None
-        probs_band, probs_global = (tf.cast(x * tf.cast(inv_sum, x.dtype), compute_dtype) for x in (band, glob))
-        local_probs = self._local_probs_for_output(probs_global, probs_band, is_global, n)
-        return output, scale_heads(local_probs, layer_head_mask, 1), scale_heads(global_probs, layer_head_mask, 1)
+        # normalised probabilities: each part's, times its share of the row's total
+        probs_band = band * tf.cast(band_inv_sum * tf.exp(window_b.lse - to_blocks(total.lse, size, axis=1)),
+                                    band.dtype)
+        local_probs = self._local_probs_for_output(probs_global, probs_band, slots.is_global, n, padded_n)
+        local_probs = tf.cast(local_probs, compute_dtype)
+        if global_probs is not None:  # None: an eager batch without global tokens
+            global_probs = scale_heads(global_probs, layer_head_mask, 1)
+        return output, scale_heads(local_probs, layer_head_mask, 1), global_probs
 
-    def _factored_global_rows(self, num_slots) -> bool | tf.Tensor:
-        """Use the factored form of the global rows when it is cheaper (see `_global_scores_and_values`)."""
+    def _global_part(self, query_flat, key, value, window_out, window_lse, hidden_states, *, slots: GlobalSlots,
+                     with_probs: bool, is_index_masked, padded_query, n, training):
+        """Attention output `(b, n, hidden)` from the window part and the `G` global slots of `slots` (any `G`).
+
+        Args:
+            query_flat: `(bh, n', d)` scaled queries; key, value: `(b, h, n, d)`.
+            window_out, window_lse: the window part, `(bh, n', d)` and `(bh, n', 1)`.
+            hidden_states: `(b, n, hidden)`, the layer's input.
+
+        Returns:
+            `(output, total, probs_global, global_probs)`: with `with_probs`, also the row totals (the merged
+            `SoftmaxPart`), the local rows' normalised probabilities of the global columns `(bh, n', G)` and
+            the global rows' probabilities `(b, h, n, G)`; else `None`s.
+        """
+        window = SoftmaxPart(window_out, window_lse)
+        if isinstance(slots.num_slots, int) and slots.num_slots == 0:  # an eager batch without global tokens
+            return self._local_output(window.out, n), window, None, None
+        columns, exps, inv_sum = self._global_columns(query_flat, key, value, slots, padded_query, training)
+        total = merge(window, columns)
+        global_out, global_probs = self._global_rows(hidden_states, is_index_masked, slots, training)
+        output = self._place_global_rows(self._local_output(total.out, n), global_out, slots)
+        if not with_probs:
+            return output, None, None, None
+        probs_global = exps * tf.cast(inv_sum, exps.dtype) * share(columns, total.lse)
+        return output, total, probs_global, global_probs
+
+    def _global_part_in_chunks(self, query_flat, key, value, window_out, window_lse, hidden_states, *,
+                               chunks: SlotChunks, factored: bool, is_index_masked, padded_query, training):
+        """`_global_part`'s output computed a chunk of slots at a time, as many chunks as the batch needs;
+        `factored`: the form of the global rows."""
+        n = hidden_states.shape[1] if hidden_states.shape[1] is not None else tf.shape(hidden_states)[1]
+        if not chunks.size:  # no global token in the batch
+            return self._local_output(window_out, n)
+        keys_values = () if factored else self._global_keys_values(hidden_states)  # every token's, once
+
+        def columns(chunk: GlobalSlots, query_flat, key, value, *_) -> SoftmaxPart:
+            return self._global_columns(query_flat, key, value, chunk, padded_query, training)[0]
+
+        def rows(chunk: GlobalSlots, _query, _key, _value, hidden_states, *keys_values):
+            return self._global_rows(hidden_states, is_index_masked, chunk, training, factored, keys_values or None)[0]
+
+        local, global_out = chunks.attend(SoftmaxPart(window_out, window_lse),
+                                          [query_flat, key, value, hidden_states, *keys_values], columns, rows,
+                                          [hidden_states.shape[0], chunks.size, self.hidden_size])
+        return self._place_global_rows(self._local_output(local, n), global_out, chunks.slots)
+
+    def _local_output(self, out_flat, n):
+        """`(bh, n', d)` → `(b, n, hidden)`."""
+        out = tf.reshape(out_flat, tf.stack([-1, self.num_attention_heads, tf.shape(out_flat)[1], self.head_dim]))
+        return self._merge_heads(out[:, :, :n])
+
+    def _global_columns(self, query_flat, key, value, slots: GlobalSlots, padded_query, training):
+        """Every row over the global tokens' keys: `attend`'s `(part, exps, inv_sum)`, rows `(bh, n', .)`."""
+        def columns(x):  # (b, h, n, d) -> (bh, G, d)
+            picked = tf.gather(x, slots.positions, axis=2, batch_dims=1)  # (b, h, G, d)
+            return tf.reshape(picked, tf.stack([-1, tf.shape(picked)[2], self.head_dim]))
+
+        keep = repeat_for_heads(slots.valid, self.num_attention_heads)[:, None, :]  # (bh, 1, G)
+        return attend(query_flat, columns(key), columns(value), keep, padded_query, dropout=self._dropout(training))
+
+    @staticmethod
+    def _place_global_rows(local, global_out, slots: GlobalSlots):
+        """The output: each global token's row from `global_out` `(b, G, hidden)`, the others from `local`."""
+        # row 0 of the padded table is a zero row, so the gather is valid even with no global token
+        table = tf.pad(global_out, [[0, 0], [1, 0], [0, 0]])
+        from_slots = tf.gather(table, tf.where(slots.is_global, slots.slot_of_token + 1, 0), batch_dims=1)
+        return tf.where(slots.is_global[:, :, None], from_slots, local)
+
+    def _factored_limit(self) -> int:
+        """The largest number of global slots for which the factored global rows are cheaper (`_global_rows`)."""
         quantized = any(getattr(d, "quantization_mode", None) for d in (self.key_global, self.value_global))
-        if quantized:
-            return False
         # factored: 4*n*hidden*G*heads FLOPs; projected: 4*n*hidden^2 FLOPs
-        return num_slots * self.num_attention_heads < self.hidden_size
+        return 0 if quantized else (self.hidden_size - 1) // self.num_attention_heads
 
-    def _global_rows(self, hidden_states, is_index_masked, slots: GlobalSlots, training):
-        """Outputs `(b, G, hidden)` of the global tokens and their probabilities `(b, h, n, G)`."""
+    def _global_keys_values(self, hidden_states):
+        """The `key_global` / `value_global` projections of every token, `(b, h, n, d)` each."""
+        return self._heads(self.key_global(hidden_states)), self._heads(self.value_global(hidden_states))
+
+    def _global_rows(self, hidden_states, is_index_masked, slots: GlobalSlots, training, factored_form=None,
+                     keys_values=None):
+        """Outputs `(b, G, hidden)` of the global tokens and their probabilities `(b, h, n, G)`.
+
+        Args:
+            factored_form: bool, the form (below); None: the cheaper one for `G` slots.
+            keys_values: `_global_keys_values(hidden_states)` when already computed (the projected form).
+        """
         scale = 1.0 / math.sqrt(self.head_dim)
         compute_dtype = hidden_states.dtype
         global_hidden = tf.gather(hidden_states, slots.positions, batch_dims=1)  # (b, G, hidden)
         query = self._heads(self.query_global(global_hidden) * tf.cast(scale, compute_dtype))  # (b, h, G, d)
         keep = tf.logical_and(slots.valid[:, None, :, None], tf.logical_not(is_index_masked)[:, None, None, :])
 
-        def attend(scores_fn, output_fn):
+        def attend_rows(scores_fn, output_fn):
             scores = tf.cast(scores_fn(), tf.float32)
             probs = tf.nn.softmax(tf.where(keep, scores, NEG), axis=-1)
             probs = self.dropout(tf.cast(probs, compute_dtype), training=training)
             return output_fn(probs), probs
 
         def projected():
-            key = self._heads(self.key_global(hidden_states))
-            value = self._heads(self.value_global(hidden_states))
-            return attend(lambda: tf.matmul(query, key, transpose_b=True),
-                          lambda probs: self._merge_heads(tf.matmul(probs, value)))
+            key, value = keys_values or self._global_keys_values(hidden_states)
+            return attend_rows(lambda: tf.matmul(query, key, transpose_b=True),  # (b,h,G,d) x (b,h,n,d)^T
+                               lambda probs: self._merge_heads(tf.matmul(probs, value)))  # (b,h,G,n) x (b,h,n,d)
 
         def factored():
             # q . (x K_h + b_h) = (K_h q) . x + const: the constant cancels in the softmax, and
@@ -225,11 +323,11 @@ class LongformerSelfAttention(keras.layers.Layer):
                                   [self.hidden_size, self.num_attention_heads, self.head_dim])
             v_kernel = tf.reshape(tf.cast(self.value_global.kernel, compute_dtype),
                                   [self.hidden_size, self.num_attention_heads, self.head_dim])
-            pulled = tf.einsum("bhgd,ihd->bhgi", query, k_kernel)
+            pulled = tf.einsum("bhgd,ihd->bhgi", query, k_kernel)  # (b, h, G, hidden)
 
             def values(probs):
-                mixed = tf.matmul(probs, hidden_states[:, None])  # (b, h, G, hidden)
-                out = tf.einsum("bhgi,ihd->bhgd", mixed, v_kernel)
+                mixed = tf.matmul(probs, hidden_states[:, None])  # (b,h,G,n) x (b,1,n,hidden) -> (b,h,G,hidden)
+                out = tf.einsum("bhgi,ihd->bhgd", mixed, v_kernel)  # (b, h, G, d)
                 out = out + tf.reshape(tf.cast(self.value_global.bias, compute_dtype),
                                        [self.num_attention_heads, 1, self.head_dim])
                 return self._merge_heads(out)
@@ -244,28 +342,29 @@ class LongformerSelfAttention(keras.layers.Layer):
                 by_token = tf.reshape(by_token, tf.stack([shape[0], tf.shape(hidden_states)[1], shape[1], shape[2]]))
                 return tf.transpose(by_token, [0, 2, 3, 1])  # (b, h, G, n)
 
-            return attend(scores, values)
+            return attend_rows(scores, values)
 
-        # Training uses one form: in a gradient graph a tf.cond exposes both branches' intermediates, which
-        # differ in dtype here, and TensorFlow's type inference then warns "Type inference failed" in every fit.
-        factored_form = False if training else self._factored_global_rows(slots.num_slots)
+        if factored_form is None:
+            # Training uses one form: in a gradient graph a tf.cond exposes both branches' intermediates, which
+            # differ in dtype here, and TensorFlow's type inference then warns "Type inference failed" in every fit.
+            factored_form = (not training and self._factored_limit() > 0
+                             and slots.num_slots <= self._factored_limit())
         if isinstance(factored_form, bool):
             out, probs = factored() if factored_form else projected()
         else:
             out, probs = tf.cond(factored_form, factored, projected)
         # (b, h, n, G); slots past the batch's largest count exist only under XLA: report them as zeros
-        batch_max = tf.reduce_max(tf.concat([slots.count, [0]], axis=0))
-        used = tf.range(tf.shape(probs)[2]) < batch_max
+        used = tf.range(tf.shape(probs)[2]) < slots.largest_count()
         global_probs = tf.where(used[None, None, None, :], tf.transpose(probs, [0, 1, 3, 2]), 0.0)
         return out, global_probs
 
-    def _local_probs_for_output(self, probs_global, probs_band, is_global, n):
-        """`(b, h, n, G + 2w + 1)` in transformers' layout from the `(b*h, c, size, ..)` blocks; rows of global
-        tokens are zero, as there."""
-        local = tf.concat([probs_global, skew_to_band(probs_band, self.block_size, self.block_reach)],
-                          axis=-1)  # (bh, c, size, G + 2w + 1)
-        shape = tf.shape(local)
-        local = tf.reshape(local, tf.stack([-1, self.num_attention_heads, shape[1] * shape[2], shape[3]]))[:, :, :n]
+    def _local_probs_for_output(self, probs_global, probs_band, is_global, n, padded_n):
+        """`(b, h, n, G + 2w + 1)` in transformers' layout from the global columns `(bh, n', G)` and the band
+        blocks `(bh, c, s, L)`; rows of global tokens are zero, as there."""
+        band = skew_to_band(probs_band, self.block_size, self.block_reach)  # (bh, c, s, 2w + 1)
+        band = tf.reshape(band, tf.stack([-1, padded_n, 2 * self.one_sided + 1]))
+        local = tf.concat([tf.cast(probs_global, band.dtype), band], axis=-1) if probs_global is not None else band
+        local = tf.reshape(local, tf.stack([-1, self.num_attention_heads, padded_n, tf.shape(local)[-1]]))[:, :, :n]
         return tf.where(is_global[:, None, :, None], tf.zeros((), local.dtype), local)
 
     def get_config(self) -> dict:

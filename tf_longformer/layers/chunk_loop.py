@@ -11,6 +11,10 @@ before it, and only its entries past the previous chunk are kept, so `total` nee
 `chunk`. The outputs are written to `TensorArray`s: under XLA a scatter into a loop-carried output is copied
 whole on every iteration (quadratic in the length), and a zero-initialised output is hoisted for all layers
 at once.
+
+A length unknown when traced (a SavedModel exported with `jit_compile=True`) is decided at run time by a
+`tf.cond`; under XLA both branches are compiled for the actual shape, and the chunked one cannot be for an
+input shorter than a chunk, so there the computation runs whole.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import tensorflow as tf
+
+from ..xla import in_xla_context
 
 
 def slice_chunk(x: tf.Tensor, start, count: int) -> tf.Tensor:
@@ -51,7 +57,7 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
         array([14., 16., 18.], dtype=float32)
     """
     total = like[0].shape[1]
-    if not chunk or (total is not None and total <= chunk):
+    if not chunk or (total is not None and total <= chunk) or (total is None and in_xla_context()):
         return list(whole())
 
     def in_chunks():

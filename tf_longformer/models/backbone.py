@@ -204,9 +204,8 @@ class TFLongformerMainLayer(keras.layers.Layer):
 
         hidden = self.embeddings(safe_ids, position_ids, token_type_ids, inputs_embeds, training=training)
         is_index_masked = attention_mask < 1
-        slots = compute_global_slots(tf.equal(attention_mask, 2), c.max_global_tokens)
-        poison = bad_rows | slots.overflow
-        hidden = tf.where(poison[:, None, None], tf.constant(np.nan, hidden.dtype), hidden)
+        slots = compute_global_slots(tf.equal(attention_mask, 2))
+        hidden = tf.where(bad_rows[:, None, None], tf.constant(np.nan, hidden.dtype), hidden)
 
         all_hidden, all_local, all_global = [], [], []
         head_masks = iter(per_layer_head_masks(head_mask, c.num_hidden_layers, c.num_attention_heads))

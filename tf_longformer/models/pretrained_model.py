@@ -320,7 +320,7 @@ class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, Replic
             output_loading_info: also return `{"missing_keys", "unexpected_keys", "mismatched_keys"}`.
             quantization: `"int8"` or `"int4"`: quantize the weights after loading (weight-only, Keras 3
                 quantized Dense / Embedding layers; see `tf_longformer/quantization.py`).
-            **kwargs: config fields to override (e.g. `num_labels=3`, `max_global_tokens=128`); the
+            **kwargs: config fields to override (e.g. `num_labels=3`, `gradient_checkpointing=True`); the
                 transformers-4 arguments `from_pt`, `use_safetensors`, `proxies`, `mirror`,
                 `trust_remote_code`, `resume_download`, `use_auth_token` are accepted too (every checkpoint
                 format is read whatever `from_pt` says).

@@ -69,7 +69,7 @@ def pipeline(task: str | None = None, model: Any = None, tokenizer: Any = None, 
         batch_size: features per model call (default 1); inputs of a batch are padded to the longest one.
         graph: True runs the model as a `tf.function` (traced once for all shapes), False eagerly; None (default)
             runs the first few calls eagerly and then switches to the `tf.function`.
-        model_kwargs: passed to `from_pretrained` (e.g. `{"max_global_tokens": 128}`).
+        model_kwargs: passed to `from_pretrained` (e.g. `{"attention_query_chunk": 256}`).
         **kwargs: default call parameters of the task (e.g. `top_k=3`, `aggregation_strategy="simple"`).
 
     Returns:

@@ -6,15 +6,17 @@ The snippets are read from the markdown (tests/documented.py): `test_every_snipp
 documented command or block has neither a case here nor a reason in NOT_RUN, so a new one cannot be forgotten.
 Hub ids resolve, through a Hugging Face cache in a temporary folder, to the demo model
 (`allenai/longformer-base-4096`) or to a question-answering checkpoint made from it (`...-finetuned-triviaqa`);
-`./longformer-qa`, `./ckpt`, `./roberta-base`, `./bert-base-uncased`, `texts.txt` and `questions.jsonl` are in
-every block's folder, `/models/` is a folder of the test. A doc runs top to bottom in one test, as a reader
-would follow it (its python blocks share one namespace); each sub-command runs once as a real subprocess of the
-documented command line (SUBPROCESS), its other uses in-process through the CLI's `main`.
+`./longformer-qa`, `./ckpt`, `./my-mlm` (the demo model), `./roberta-base`, `./bert-base-uncased`, `texts.txt`
+and `questions.jsonl` are in every block's folder, `/models/` is a folder of the test. A doc runs top to bottom in
+one test, as a reader would follow it (its python blocks share one namespace); each sub-command runs once as a real
+subprocess of the documented command line (SUBPROCESS), its other uses in-process through the CLI's `main`.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import decimal
 import io
 import json
 import os
@@ -34,6 +36,16 @@ import transformers
 
 from tests.conftest import max_abs_diff
 from tests.documented import DOCS, ROOT, Snippet, documented_snippets, exec_block, matches_documented
+from tests.test_export import rest_request_to_tensors, rest_response
+from tests.test_text_serving import (
+    assert_classification_columns,
+    assert_feature_columns,
+    assert_fill_mask_columns,
+    assert_qa_columns,
+    assert_token_columns,
+    columns,
+    depth,
+)
 from tf_longformer.pipelines import DEMO_MODEL_DIR
 
 TOL = 1e-4  # SavedModel / ONNX / pipeline scores against PyTorch
@@ -166,6 +178,7 @@ class Reader:
     """What the docs assume a reader has (session-wide), and the references the checks compare with."""
 
     def __init__(self, root: str):
+        self.root = root
         self.hub = os.path.join(root, "hub")
         self.inputs = os.path.join(root, "inputs")
         os.makedirs(self.inputs)
@@ -176,6 +189,7 @@ class Reader:
                                     num_labels=3, id2label={0: "O", 1: "B-X", 2: "I-X"})
         self.roberta = _roberta_from_demo(os.path.join(self.inputs, "roberta-base"))
         self.bert = _tiny_bert(os.path.join(self.inputs, "bert-base-uncased"))
+        os.symlink(DEMO_MODEL_DIR, os.path.join(self.inputs, "my-mlm"))
         _cache_hub_id(self.hub, BASE_ID, DEMO_MODEL_DIR)
         _cache_hub_id(self.hub, QA_ID, self.qa)
         with open(os.path.join(self.inputs, "texts.txt"), "w", encoding="utf-8") as fh:
@@ -185,6 +199,8 @@ class Reader:
             fh.write(f"{QUESTIONS[1][0]}\t{QUESTIONS[1][1]}\n")  # the TSV form
         self._torch: dict = {}
         self._fill = None
+        self._pipelines: dict = {}
+        self._text_exports: dict = {}
 
     def torch_model(self, pt_class: str, folder: str):
         key = (pt_class, folder)
@@ -197,6 +213,27 @@ class Reader:
         if self._fill is None:
             self._fill = transformers.pipeline("fill-mask", model=DEMO_MODEL_DIR)
         return self._fill(text, **kwargs)
+
+    def pipeline(self, task: str):
+        """transformers' pipeline for `task` on the checkpoint of that task made from the demo model."""
+        if task not in self._pipelines:
+            self._pipelines[task] = transformers.pipeline(task, model=self.folder(task))
+        return self._pipelines[task]
+
+    def folder(self, task: str) -> str:
+        return {"text-classification": self.cls, "token-classification": self.ner,
+                "question-answering": self.qa}.get(task, DEMO_MODEL_DIR)
+
+    def text_export(self, task: str) -> str:
+        """A SavedModel with the `text` signature of `task`'s checkpoint, for the docs' requests of tasks the docs
+        do not export with `--text` (the pooler, unused by the text signature, is random in feature extraction)."""
+        from tf_longformer.export import export_saved_model
+
+        if task not in self._text_exports:
+            self._text_exports[task] = export_saved_model(
+                self.folder(task), os.path.join(self.root, "text_exports", task), task=task, text=True,
+                allow_missing_weights=task == "feature-extraction")
+        return self._text_exports[task]
 
     def qa_outputs(self, ids, mask=None, global_mask=None, folder=None):
         """Start / end logits of the QA checkpoint (its default global attention: the question tokens)."""
@@ -278,6 +315,7 @@ class DocRun:
         self.models = os.path.join(tmp, "models")
         self.namespace: dict = {"__name__": "__doc__"}
         self.cwd = tmp
+        self.text_answer: tuple[str, dict] | None = None  # (its request's case, the response) for the shown answer
         monkeypatch.setenv("HF_HUB_CACHE", reader.hub)
         monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", reader.hub, raising=False)
         monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True, raising=False)
@@ -371,6 +409,55 @@ def check_qa_export(folder: str, reader: Reader, qa_folder: str | None = None) -
         global_attention_mask=tf.constant(glob, tf.int32))
     start, end = reader.qa_outputs(REQUEST_IDS, mask, glob, folder=qa_folder)
     assert max_abs_diff(out["start_logits"], start) <= TOL and max_abs_diff(out["end_logits"], end) <= TOL
+
+
+def serve_json(body: dict, signature) -> dict:
+    """What TF Serving answers to a REST body (tests/test_export.py's reading of its JSON rules), DT_STRING
+    outputs as JSON strings."""
+    response = rest_response(body, signature(**rest_request_to_tensors(body, signature)))
+    return json.loads(json.dumps(response, default=bytes.decode))
+
+
+def export_info(folder: str) -> dict:
+    with open(os.path.join(folder, "assets.extra", "tf_longformer_export.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def check_text_answers(task: str, out: dict, inputs: dict, reader: Reader, top_k: int = 5) -> None:
+    """The `text` signature's answers (as columns) to `inputs` against transformers' pipeline on the same
+    checkpoint (question answering: `Reader.qa_answer`)."""
+    if task == "question-answering":
+        pairs = list(zip(inputs["question"], inputs["context"], strict=True))
+        expected = {i: reader.qa_answer(q, c) for i, (q, c) in enumerate(pairs) if q and c}
+        assert_qa_columns(out, inputs["question"], inputs["context"], expected, TOL)
+        return
+    texts = inputs["text"]
+    if task == "fill-mask":
+        assert_fill_mask_columns(out, texts, {t: reader.fill(t, top_k=top_k) for t in texts if "<mask>" in t}, top_k,
+                                 TOL)
+    elif task == "text-classification":
+        ref = reader.pipeline(task)
+        assert_classification_columns(out, ref(texts), ref(texts, function_to_apply="none", top_k=None),
+                                      list(ref.model.config.id2label.values()), TOL)
+    elif task == "token-classification":
+        assert_token_columns(out, reader.pipeline(task)(texts, ignore_labels=[]), TOL)
+    else:
+        assert task == "feature-extraction", task
+        assert_feature_columns(out, reader.pipeline(task)(texts), TOL)
+
+
+def check_text_export(folder: str, reader: Reader) -> None:
+    """A version with the `text` signature beside the token-id ones: its answers to QUESTIONS (question answering)
+    or to SHORT_TEXT and LONG_TEXT are transformers' pipeline's."""
+    info = export_info(folder)
+    serve = tf.saved_model.load(folder)
+    assert set(serve.signatures) == {"serving_default", "with_global_attention", "text"}, set(serve.signatures)
+    if info["task"] == "question-answering":
+        inputs = {"question": [q for q, _ in QUESTIONS], "context": [c for _, c in QUESTIONS]}
+    else:
+        inputs = {"text": [SHORT_TEXT, LONG_TEXT]}
+    out = serve_json({"inputs": inputs}, serve.signatures["text"])["outputs"]
+    check_text_answers(info["task"], out, inputs, reader, info["text_signature"]["top_k"])
 
 
 def check_onnx(path: str, reader: Reader, global_attention: bool = False, dtype=np.int32) -> None:
@@ -476,7 +563,11 @@ def run_export(run: DocRun, snippet: Snippet, sub: bool):
     expected = argv[argv.index("--version") + 1] if "--version" in argv else str(max([0, *map(int, before)]) + 1)
     assert version == expected and printed[0] == os.path.join(base, version), printed
     folder = os.path.join(base, version)
-    if "--task" in argv:  # the text-classification export of ./ckpt, int64 inputs
+    if "--text" in argv:
+        assert export_info(folder)["text_signature"]["top_k"] == \
+            (int(argv[argv.index("--top-k") + 1]) if "--top-k" in argv else 5)
+        check_text_export(folder, run.reader)
+    elif "--task" in argv:  # the text-classification export of ./ckpt, int64 inputs
         serve = tf.saved_model.load(folder).signatures["serving_default"]
         assert serve.structured_input_signature[1]["input_ids"].dtype == tf.int64
         ids = np.array(REQUEST_IDS)
@@ -550,6 +641,17 @@ def run_debug(run: DocRun, snippet: Snippet, sub: bool):
 
 def run_saved_model_cli(run: DocRun, snippet: Snippet, sub: bool):
     result = run.sh(snippet.text, True).ok()
+    if "--signature_def text" in snippet.text:  # the fill-mask export's text signature
+        texts = ast.literal_eval(re.search(r"text=(\[.*\])'", snippet.text).group(1))
+        printed = {key: re.search(rf"Result for output key {key}:\s*(\[\[\[.*?\]\]\])", result.stdout, re.S).group(1)
+                   for key in ("token", "token_str", "score")}
+        words = [ast.literal_eval("b" + w).decode()
+                 for w in re.findall(r"b('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")", printed["token_str"])]
+        out = {"token": [[[int(v) for v in re.findall(r"-?\d+", printed["token"])]]], "token_str": [[words]],
+               "score": [[[float(v) for v in re.findall(r"-?\d+\.?\d*(?:e[-+]?\d+)?", printed["score"])]]]}
+        top_k = export_info(run.path(shlex.split(snippet.text)[3]))["text_signature"]["top_k"]
+        check_text_answers("fill-mask", out, {"text": texts}, run.reader, top_k)
+        return
     if " show " in snippet.text:
         for name in ("serving_default", "with_global_attention", "input_ids", "attention_mask",
                      "global_attention_mask", "start_logits", "end_logits"):
@@ -587,6 +689,10 @@ SHELL_CASES = {  # documented command -> check(run, snippet, as_subprocess)
     "tf-longformer quantize ... --mode int3": run_quantize,
     "tf-longformer run --debug ...": run_debug,
     "saved_model_cli show --dir /models/longformer_qa/1 --all": run_saved_model_cli,
+    "tf-longformer export --model ./longformer-qa --text /models/longformer_qa": run_export,
+    "tf-longformer export --model ./my-mlm --task fill-mask --text --top-k 3 /models/mlm": run_export,
+    "saved_model_cli run --dir /models/mlm/1 --tag_set serve --signature_def text "
+    "--input_exprs 'text=[\"Open the <mask> for reading.\"]'": run_saved_model_cli,
     "saved_model_cli run --dir /models/longformer_qa/1 --tag_set serve --signature_def serving_default "
     "--input_exprs 'input_ids=[[0, 31, 7, 2, 2, 45, 12, 9, 33, 2]];attention_mask=[[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]]'":
         run_saved_model_cli,
@@ -663,6 +769,16 @@ def _serving_load_block(run: DocRun, values: dict):
     start, end = run.reader.qa_outputs(REQUEST_IDS)
     out = run.namespace["out"]
     assert max_abs_diff(out["start_logits"], start) <= TOL and max_abs_diff(out["end_logits"], end) <= TOL
+
+
+def _serving_text_export_block(run: DocRun, values: dict):
+    """The block's two exports: the QA one with its doc_stride, the fill-mask model object's with its top_k (both
+    answer the requests below: they are the newest versions)."""
+    qa = latest_version(os.path.join(run.models, "longformer_qa"))
+    assert export_info(qa)["text_signature"]["doc_stride"] == 128
+    mlm = latest_version(os.path.join(run.models, "mlm"))
+    assert mlm.endswith("2") and export_info(mlm)["task"] == "fill-mask"
+    assert export_info(mlm)["text_signature"]["top_k"] == 3
 
 
 def _onnx_block(run: DocRun, values: dict):
@@ -757,6 +873,7 @@ PYTHON_CASES = {
     ("docs/pipelines.md", 'fill = pipeline("fill-mask")'): (_pipelines_prelude, _pipelines_block),
     ("docs/quantization.md", 'model.quantize("int4")'): (None, _quantization_block),
     ("docs/serving.md", "path = export_saved_model(model,"): (None, _serving_export_block),
+    ("docs/serving.md", 'export_saved_model(mlm, "/models/mlm"'): (None, _serving_text_export_block),
     ("docs/serving.md", "serve = tf.saved_model.load("): (_serving_load_prelude, _serving_load_block),
     ("docs/serving.md", "export_onnx(model, \"qa_global.onnx\""): (None, _onnx_block),
     ("docs/tokenizer.md", "tok.batch_decode("): (_tokenizer_prelude, _tokenizer_block_1),
@@ -778,8 +895,39 @@ def _python_case(snippet: Snippet):
 
 # --- json blocks: the documented REST request bodies, fed to the exported signatures ------------------------
 
+# `text` signature requests (a line of the body) -> (task, how the answer shown after it is checked): "values"
+# (the demo model's: every value, to the docs' rounding), "leading values" (the same, lists of numbers shortened
+# to their first values) or "form" (illustrative, of a checkpoint we do not have: keys, nesting and types, the
+# number of rows). Fill-mask and question answering are sent to the doc's own newest exports, the other tasks to
+# `Reader.text_export`.
+TEXT_REQUESTS = {
+    '"instances": [{"text": "Open the <mask> for reading."}': ("fill-mask", "values"),
+    '"inputs": {"text": ["A long, careful review of the library ...", "Short."]}': ("text-classification", "form"),
+    '"instances": [{"text": "Ada Lovelace was born in London."}]': ("token-classification", "form"),
+    '"instances": [{"question": "Who wrote it?"': ("question-answering", "form"),
+    '"inputs": {"text": ["Return the number of items."]}': ("feature-extraction", "leading values"),
+}
+ANSWER_KEYS = ("predictions", "outputs")  # a json block with one of these is an answer, shown for the block above
+
+
+def _text_case(snippet: Snippet) -> str:
+    found = [key for key in TEXT_REQUESTS if key in snippet.text]
+    assert len(found) == 1, f"{snippet.doc}: a text request matches {len(found)} cases: {snippet.text[:200]!r}"
+    return found[0]
+
+
+def latest_version(base: str) -> str:
+    return os.path.join(base, str(max(int(v) for v in os.listdir(base) if v.isdigit())))
+
+
 def run_json_body(run: DocRun, snippet: Snippet):
     body = json.loads(snippet.text)
+    if any(key in body for key in ANSWER_KEYS):
+        check_shown_answer(run, json.loads(snippet.text, parse_float=decimal.Decimal))
+        return
+    if body.get("signature_name") == "text":
+        run_text_request(run, snippet, body)
+        return
     signature = body.get("signature_name", "serving_default")
     if "instances" in body:
         columns = {key: [row[key] for row in body["instances"]] for key in body["instances"][0]}
@@ -793,6 +941,77 @@ def run_json_body(run: DocRun, snippet: Snippet):
     keep = np.array(columns["attention_mask"], bool)
     assert max_abs_diff(out["start_logits"].numpy()[keep], start[keep]) <= TOL
     assert max_abs_diff(out["end_logits"].numpy()[keep], end[keep]) <= TOL
+
+
+def run_text_request(run: DocRun, snippet: Snippet, body: dict):
+    """A `text` request: its answer is transformers' pipeline's."""
+    case = _text_case(snippet)
+    task = TEXT_REQUESTS[case][0]
+    doc_exports = {"fill-mask": "mlm", "question-answering": "longformer_qa"}
+    if task in doc_exports:
+        folder = latest_version(os.path.join(run.models, doc_exports[task]))
+    else:
+        folder = run.reader.text_export(task)
+    response = serve_json(body, tf.saved_model.load(folder).signatures["text"])
+    inputs = ({k: [row[k] for row in body["instances"]] for k in body["instances"][0]} if "instances" in body
+              else body["inputs"])
+    check_text_answers(task, columns(response, body, task), inputs, run.reader,
+                       export_info(folder)["text_signature"]["top_k"])
+    run.text_answer = (case, response)
+
+
+def check_shown_answer(run: DocRun, shown: dict):
+    """The answer the docs show for the text request above against the real one."""
+    assert run.text_answer is not None, "an answer shown without a text request before it"
+    case, real = run.text_answer
+    run.text_answer = None
+    task, how = TEXT_REQUESTS[case]
+    assert set(shown) == set(real), (task, set(shown), set(real))
+    key = next(iter(shown))
+
+    def rows(answer: dict):  # row format: one entry per row; columnar: each output's rows
+        value = answer[key]
+        return {name: len(column) for name, column in value.items()} if isinstance(value, dict) else len(value)
+
+    assert rows(shown) == rows(real), (task, rows(shown), rows(real))
+    if how == "form":
+        assert_same_form(shown, real, task)
+    else:
+        assert_same_values(shown, real, task, shortened=how == "leading values")
+
+
+def assert_same_form(shown, real, where: str) -> None:
+    """Same keys, nesting and leaf types (a number shown with a point is a float) at every level."""
+    if isinstance(shown, dict):
+        assert isinstance(real, dict) and set(shown) == set(real), (where, shown, real)
+        for key in shown:
+            assert_same_form(shown[key], real[key], f"{where}.{key}")
+    elif isinstance(shown, list):
+        assert isinstance(real, list) and depth(shown) == depth(real) and shown and real, (where, shown, real)
+        for value in shown:  # each shown value has the form of the real first one
+            assert_same_form(value, real[0], f"{where}[]")
+    else:
+        types = {decimal.Decimal: float}
+        assert types.get(type(shown), type(shown)) is type(real), (where, shown, real)
+
+
+def assert_same_values(shown, real, where: str, shortened: bool = False) -> None:
+    """Equal strings and integers, floats to the docs' rounding (0.1380 for 0.13795); with `shortened`, lists of
+    numbers may show only their first values."""
+    if isinstance(shown, dict):
+        assert isinstance(real, dict) and set(shown) == set(real), (where, shown, real)
+        for key in shown:
+            assert_same_values(shown[key], real[key], f"{where}.{key}", shortened)
+    elif isinstance(shown, list):
+        numbers = shown and not isinstance(shown[0], (list, dict))
+        assert isinstance(real, list) and (len(shown) < len(real) if shortened and numbers
+                                           else len(shown) == len(real)), (where, shown, real)
+        for i, value in enumerate(shown):
+            assert_same_values(value, real[i], f"{where}[{i}]", shortened)
+    elif isinstance(shown, decimal.Decimal):
+        assert isinstance(real, float) and round(real, -shown.as_tuple().exponent) == float(shown), (where, shown, real)
+    else:
+        assert shown == real and type(shown) is type(real), (where, shown, real)
 
 
 # --- the tests ----------------------------------------------------------------------------------------------
@@ -829,6 +1048,20 @@ def test_every_snippet_has_a_case():
         assert all(any(s.doc == doc and key in s.text for s in SNIPPETS) for key in sizes), sizes
     blocks = {key for key in PYTHON_CASES if any(s.doc == key[0] and key[1] in s.text for s in SNIPPETS)}
     assert blocks == set(PYTHON_CASES), f"python cases the docs no longer show: {set(PYTHON_CASES) - blocks}"
+    shown_for = None  # the text request whose answer the next json block may show
+    for snippet in (s for s in SNIPPETS if s.kind == "json"):
+        body = json.loads(snippet.text)
+        if any(key in body for key in ANSWER_KEYS):
+            assert shown_for is not None and shown_for[0] == snippet.doc and shown_for[1] == snippet.block - 1, \
+                f"{snippet.doc}: an answer that does not follow a text request: {snippet.text[:200]!r}"
+            shown_for = None
+        elif body.get("signature_name") == "text":
+            _text_case(snippet)  # exactly one
+            shown_for = (snippet.doc, snippet.block)
+        else:
+            shown_for = None
+    requests = {key for key in TEXT_REQUESTS if any(s.kind == "json" and key in s.text for s in SNIPPETS)}
+    assert requests == set(TEXT_REQUESTS), f"text requests the docs no longer show: {set(TEXT_REQUESTS) - requests}"
 
 
 DOCS_WITH_SNIPPETS = [doc for doc in DOCS if any(s.doc == doc for s in SNIPPETS)]

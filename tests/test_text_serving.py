@@ -198,6 +198,63 @@ def each_format(served, task):
 
 
 # --- the answers equal the pipelines' -----------------------------------------------------------------
+# (the assert_* helpers are also tests/test_documented_commands.py's, against transformers' pipelines)
+
+def assert_fill_mask_columns(out: dict, texts: list[str], expected: dict, top_k: int, tol: float = TOL) -> None:
+    """Served fill-mask columns against a pipeline's predictions, {text: its result} for the texts whose
+    `<mask>` survives truncation; the other rows (and masks beyond a row's own) are padding."""
+    assert np.array(out["token"]).shape == (len(texts), max(t.count("<mask>") for t in texts), top_k)
+    for i, text in enumerate(texts):
+        predictions = expected.get(text, [])
+        predictions = [predictions] if predictions and isinstance(predictions[0], dict) else predictions
+        for m, best in enumerate(predictions):
+            assert out["token"][i][m] == [p["token"] for p in best]
+            assert out["token_str"][i][m] == [p["token_str"] for p in best]
+            assert np.allclose(out["score"][i][m], [p["score"] for p in best], atol=tol, rtol=0)
+        for m in range(len(predictions), len(out["token"][i])):  # padding: no mask (or fewer masks)
+            assert out["token"][i][m] == [-1] * top_k and out["token_str"][i][m] == [""] * top_k
+            assert out["score"][i][m] == [0.0] * top_k
+
+
+def assert_classification_columns(out: dict, best: list, scored: list, labels: list[str], tol: float = TOL) -> None:
+    """Served labels, scores and logits against a pipeline's best label per text (`best`) and its
+    `function_to_apply="none", top_k=None` scores (`scored`)."""
+    assert out["label"] == [b["label"] for b in best]
+    assert np.allclose(out["score"], [b["score"] for b in best], atol=tol, rtol=0)
+    expected = [[next(x["score"] for x in row if x["label"] == label) for label in labels] for row in scored]
+    assert np.max(np.abs(np.array(out["logits"]) - np.array(expected))) <= tol
+
+
+def assert_token_columns(out: dict, entities: list, tol: float = TOL) -> None:
+    """Served per-token labels against a pipeline's `ignore_labels=[]` entities, one list per text."""
+    for i, expected in enumerate(entities):
+        n = out["token_count"][i]
+        assert n == len(expected)
+        assert out["label"][i][:n] == [e["entity"] for e in expected]
+        assert np.allclose(out["score"][i][:n], [e["score"] for e in expected], atol=tol, rtol=0)
+        assert out["start"][i][:n] == [e["start"] for e in expected]
+        assert out["end"][i][:n] == [e["end"] for e in expected]
+        assert out["start"][i][n:] == out["end"][i][n:] == [-1] * (len(out["start"][i]) - n)
+
+
+def assert_qa_columns(out: dict, questions: list[str], contexts: list[str], expected: dict, tol: float = TOL) -> None:
+    """Served answers against the pipeline's, {row: its answer} for the rows with a question and a context
+    (the others get no answer)."""
+    for i, context in enumerate(contexts):
+        got = (out["answer"][i], out["start"][i], out["end"][i])
+        if i not in expected:  # an empty question or context (the pipeline refuses them): no answer
+            assert got == ("", 0, 0) and out["score"][i] == 0.0
+            continue
+        assert got == (expected[i]["answer"], expected[i]["start"], expected[i]["end"]), (questions[i], context)
+        assert abs(out["score"][i] - expected[i]["score"]) <= tol
+        assert context[out["start"][i]:out["end"][i]] == out["answer"][i]
+
+
+def assert_feature_columns(out: dict, features: list, tol: float = TOL) -> None:
+    """Served embeddings against the mean of a feature-extraction pipeline's per-token vectors."""
+    expected = np.array([np.mean(np.array(f[0]), axis=0) for f in features])
+    assert np.max(np.abs(np.array(out["embedding"]) - expected)) <= tol
+
 
 def test_served_without_any_python_of_ours(served):
     assert served["modules_of_ours"] == []
@@ -209,44 +266,22 @@ def test_fill_mask(served, pipelines):
     expected = dict(zip(masked, fill(masked, top_k=TOP_K, tokenizer_kwargs={"truncation": True}), strict=True))
     assert len(masked) >= 4 and any(isinstance(e[0], list) for e in expected.values())  # several masks in a text
     for out in each_format(served, "fill-mask"):
-        assert np.array(out["token"]).shape == (len(TEXTS), max(t.count("<mask>") for t in TEXTS), TOP_K)
-        for i, text in enumerate(TEXTS):
-            predictions = expected.get(text, [])
-            predictions = [predictions] if predictions and isinstance(predictions[0], dict) else predictions
-            for m, best in enumerate(predictions):
-                assert out["token"][i][m] == [p["token"] for p in best]
-                assert out["token_str"][i][m] == [p["token_str"] for p in best]
-                assert np.allclose(out["score"][i][m], [p["score"] for p in best], atol=TOL, rtol=0)
-            for m in range(len(predictions), len(out["token"][i])):  # padding: no mask (or fewer masks)
-                assert out["token"][i][m] == [-1] * TOP_K and out["token_str"][i][m] == [""] * TOP_K
-                assert out["score"][i][m] == [0.0] * TOP_K
+        assert_fill_mask_columns(out, TEXTS, expected, TOP_K)
 
 
 def test_text_classification(served, pipelines):
     classify = pipelines["text-classification"]
     best = classify(TEXTS, truncation=True)
     logits = classify(TEXTS, truncation=True, function_to_apply="none", top_k=None)
-    labels = list(classify.model.config.id2label.values())
     for out in each_format(served, "text-classification"):
-        assert out["label"] == [b["label"] for b in best]
-        assert np.allclose(out["score"], [b["score"] for b in best], atol=TOL, rtol=0)
-        expected = [[next(x["score"] for x in row if x["label"] == label) for label in labels] for row in logits]
-        assert np.max(np.abs(np.array(out["logits"]) - np.array(expected))) <= TOL
+        assert_classification_columns(out, best, logits, list(classify.model.config.id2label.values()))
     assert np.ptp([b["score"] for b in best]) > 1e-3  # the texts do get different answers
 
 
 def test_token_classification(served, pipelines):
-    ner = pipelines["token-classification"]
-    entities = ner(TEXTS, ignore_labels=[])
+    entities = pipelines["token-classification"](TEXTS, ignore_labels=[])
     for out in each_format(served, "token-classification"):
-        for i, expected in enumerate(entities):
-            n = out["token_count"][i]
-            assert n == len(expected)
-            assert out["label"][i][:n] == [e["entity"] for e in expected]
-            assert np.allclose(out["score"][i][:n], [e["score"] for e in expected], atol=TOL, rtol=0)
-            assert out["start"][i][:n] == [e["start"] for e in expected]
-            assert out["end"][i][:n] == [e["end"] for e in expected]
-            assert out["start"][i][n:] == out["end"][i][n:] == [-1] * (len(out["start"][i]) - n)
+        assert_token_columns(out, entities)
         assert max(out["token_count"]) == MAX_LENGTH - 2  # the long texts were truncated
     assert len({e["entity"] for row in entities for e in row}) > 1
 
@@ -260,21 +295,13 @@ def test_question_answering_with_windows(served, pipelines):
     expected = qa(question=[QUESTIONS[i] for i in answerable], context=[CONTEXTS[i] for i in answerable])
     expected = dict(zip(answerable, expected, strict=True))
     for out in each_format(served, "question-answering"):
-        for i, context in enumerate(CONTEXTS):
-            got = (out["answer"][i], out["start"][i], out["end"][i])
-            if i not in expected:  # an empty question or context (the pipeline refuses them): no answer
-                assert got == ("", 0, 0) and out["score"][i] == 0.0
-                continue
-            assert got == (expected[i]["answer"], expected[i]["start"], expected[i]["end"]), (QUESTIONS[i], context)
-            assert abs(out["score"][i] - expected[i]["score"]) <= TOL
-            assert context[out["start"][i]:out["end"][i]] == out["answer"][i]
+        assert_qa_columns(out, QUESTIONS, CONTEXTS, expected)
 
 
 def test_feature_extraction(served, pipelines):
     features = pipelines["feature-extraction"](TEXTS, truncation=True)
-    expected = np.array([np.mean(np.array(f[0]), axis=0) for f in features])
     for out in each_format(served, "feature-extraction"):
-        assert np.max(np.abs(np.array(out["embedding"]) - expected)) <= TOL
+        assert_feature_columns(out, features)
 
 
 def depth(value) -> int:

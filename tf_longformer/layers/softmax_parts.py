@@ -58,7 +58,8 @@ def attend(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, keep: tf.Tensor, 
     exps = tf.exp(scores - row_max)
     row_sum = tf.reduce_sum(exps, axis=-1, keepdims=True)
     # no columns at all (a dynamic count of 0): a zero output and lse = -inf, which merges as nothing
-    inv_sum = tf.where(padded_query[..., None], 0.0, tf.math.divide_no_nan(1.0, row_sum))
+    # expand_dims, not [..., None]: tf2onnx cannot convert an ellipsis slice of a tensor of unknown rank
+    inv_sum = tf.where(tf.expand_dims(padded_query, -1), 0.0, tf.math.divide_no_nan(1.0, row_sum))
     lse = row_max + tf.math.log(row_sum)
     # the row sums divide the (.., d) output rather than the (.., cols) probabilities: a smaller pass, and
     # the exps are the matmul's input directly

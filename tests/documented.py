@@ -17,6 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = ["README.md", *sorted(os.path.join("docs", n) for n in os.listdir(os.path.join(ROOT, "docs"))
                               if n.endswith(".md") and n != "HELPERS.md")]  # HELPERS.md: notes for engineers
 SHELL_LANGUAGES = ("bash", "sh", "shell", "console")
+DIAGRAM_LANGUAGES = ("mermaid",)  # drawings, nothing to run
 _FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.M | re.S)
 _INLINE_COMMAND = re.compile(r"`(tf-longformer (?:run|convert|export|elongate|quantize) [^`]*--[^`]*)`")
 
@@ -86,6 +87,8 @@ def documented_snippets(docs: list[str] = DOCS) -> list[Snippet]:
                 snippets += _shell_snippets(doc, body, block, console=language == "console")
             elif language in ("python", "json"):
                 snippets.append(Snippet(doc, language, body, block))
+            elif language in DIAGRAM_LANGUAGES:
+                continue
             else:
                 raise AssertionError(f"{doc}: a ```{language} block; tell tests/documented.py what it is")
         prose = _FENCE.sub("", text)

@@ -20,13 +20,16 @@ one chunk whatever the count. A batch's count never changes the program: nothing
 again. Each branch is one more copy of the global part in the program (compile time), hence few branches.
 
 Only the global part is switched: the projections, the window part of the local rows and the feed-forward
-block are computed once, outside. For XLA's gradient of a switch the branches read no variables (their
-values come in as tensors) and keep nothing for the backward pass (`layers/global_chunks.py` recomputes
-the chunks there): that gradient keeps the activations of every branch, taken or not.
+block are computed once, outside. The branches read no variables (their values come in as tensors), and
+the switch's gradient is a switch of the branches' own backward passes, each recomputing its forward pass
+(`layers/global_chunks.py` recomputes the chunks there): nothing crosses the switch but its inputs and
+output, so the program keeps no activation of a branch not taken, and a program traced for unknown shapes
+is compiled once, not once per batch.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -89,12 +92,19 @@ def run_branches(slots: GlobalSlots, factored_limit: int,
         seed = seed_generator.next()  # the chunks draw from (seed[1] * 65536 + chunk, seed[0] + 2**20 + i)
         seed = (seed_generator.state, tf.stack([seed[1], seed[0] + 2**20]))
     tensors = [*inputs, *slots, *values, *([] if seed is None else [seed[1]])]
+    float_at = [i for i, t in enumerate(tensors) if t.dtype.is_floating]
+
+    def with_floats(floats: Sequence[tf.Tensor]) -> list[tf.Tensor]:
+        full = list(tensors)
+        for i, tensor in zip(float_at, floats, strict=True):
+            full[i] = tensor
+        return full
 
     def branch(b: Branch, fn: Callable[..., tf.Tensor]):
-        def run():
-            # the branch's own inputs: its gradient must refer to no tensor of the graph around the switch
+        def run(given: Sequence[tf.Tensor]) -> tf.Tensor:
+            # the branch's own copies of its inputs: nothing of the graph around the switch is used inside
             graph = tf.compat.v1.get_default_graph()
-            own = [graph.capture(t) for t in tensors]
+            own = [graph.capture(t) for t in given]
             own_inputs = own[:len(inputs)]
             own_slots = GlobalSlots(*own[len(inputs):len(inputs) + len(slots)])
             own_values = own[len(inputs) + len(slots):len(inputs) + len(slots) + len(values)]
@@ -106,7 +116,33 @@ def run_branches(slots: GlobalSlots, factored_limit: int,
         return run
 
     chosen = branches(factored_limit)
+    runs = [branch(b, branch_fn(b)) for b in chosen]
     # the first branch whose `most` holds the largest count
     limits = tf.constant([b.most for b in chosen[:-1]], tf.int32)
     index = tf.reduce_sum(tf.cast(limits < slots.largest_count(), tf.int32))
-    return tf.switch_case(index, [branch(b, branch_fn(b)) for b in chosen])
+
+    # The gradient is a switch too: the chosen branch's vector-Jacobian product, its forward pass recomputed
+    # inside it. TensorFlow's own gradient of a switch would carry every branch's intermediates out of the
+    # switch; XLA sizes those of unknown shape from the values of the inputs, so a program whose length or
+    # batch is unknown at trace time (`fit`, a SavedModel signature) would be compiled again for every batch.
+    @tf.custom_gradient
+    def switched(*floats):
+        full = with_floats(floats)
+        out = tf.switch_case(index, [functools.partial(run, full) for run in runs])
+
+        def grad(d_out):
+            def vjp(run):
+                def backward():
+                    graph = tf.compat.v1.get_default_graph()
+                    own = [graph.capture(f) for f in floats]
+                    with tf.GradientTape() as tape:
+                        tape.watch(own)
+                        result = run(with_floats(own))
+                    return tape.gradient(result, own, output_gradients=graph.capture(d_out),
+                                         unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                return backward
+            return tf.switch_case(index, [vjp(run) for run in runs])
+
+        return out, grad
+
+    return switched(*(tensors[i] for i in float_at))

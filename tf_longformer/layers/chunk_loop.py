@@ -14,7 +14,8 @@ at once.
 
 A length unknown when traced (a SavedModel exported with `jit_compile=True`) is decided at run time by a
 `tf.cond`; under XLA both branches are compiled for the actual shape, and the chunked one cannot be for an
-input shorter than a chunk, so there the computation runs whole.
+input shorter than a chunk, so there the computation runs whole, except for the row chunks, whose inputs
+are padded to one chunk instead (`map_row_chunks`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def slice_chunk(x: tf.Tensor, start, count: int) -> tf.Tensor:
 
 
 def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable[[], Sequence[tf.Tensor]],
-               like: Sequence[tf.Tensor], chunk: int) -> list[tf.Tensor]:
+               like: Sequence[tf.Tensor], chunk: int, at_least_one_chunk: bool = False) -> list[tf.Tensor]:
     """Outputs of `part(start)` for every chunk, concatenated along axis 1.
 
     Args:
@@ -47,6 +48,8 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
             entries (decided at run time when the length is dynamic).
         like: tensors shaped (and typed) like the full outputs; axis 1 holds the entries to chunk.
         chunk: entries per chunk; 0 runs `whole` (no loop).
+        at_least_one_chunk: the caller guarantees at least `chunk` entries: the loop runs whatever the
+            length, with no run-time choice.
 
     Returns:
         The outputs, shaped like `like`.
@@ -57,7 +60,8 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
         array([14., 16., 18.], dtype=float32)
     """
     total = like[0].shape[1]
-    if not chunk or (total is not None and total <= chunk) or (total is None and in_xla_context()):
+    if not chunk or (total is not None and total <= chunk) or (
+            total is None and in_xla_context() and not at_least_one_chunk):
         return list(whole())
 
     def in_chunks():
@@ -85,7 +89,7 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
             outputs.append(out)
         return outputs
 
-    if total is not None:
+    if total is not None or at_least_one_chunk:
         return in_chunks()
     outputs = tf.cond(tf.shape(like[0])[1] > chunk, in_chunks, lambda: list(whole()))
     for out, x in zip(outputs, like, strict=True):
@@ -96,9 +100,24 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
 def map_row_chunks(fn: Callable[..., Sequence[tf.Tensor]], inputs: Sequence[tf.Tensor], like: Sequence[tf.Tensor],
                    chunk: int) -> list[tf.Tensor]:
     """`fn(*inputs)` computed on chunks of `chunk` rows (axis 1) at a time (0: on all rows at once); `fn`
-    must treat rows independently. `like` as in `map_chunks`."""
-    return map_chunks(lambda start: fn(*(slice_chunk(x, start, chunk) for x in inputs)), lambda: fn(*inputs),
-                      like, chunk)
+    must treat rows independently. `like` as in `map_chunks`.
+
+    Under XLA with a length unknown when traced (a SavedModel exported with `jit_compile=True`), the rows are
+    padded with zeros to at least one chunk, so that the loop runs for every length (a run-time choice
+    would compile the whole computation too, and run it), and the padding is cut from the outputs."""
+    if not chunk or like[0].shape[1] is not None or not in_xla_context():
+        return map_chunks(lambda start: fn(*(slice_chunk(x, start, chunk) for x in inputs)), lambda: fn(*inputs),
+                          like, chunk)
+    count = tf.shape(like[0])[1]
+    extra = tf.maximum(chunk - count, 0)
+
+    def padded(x: tf.Tensor) -> tf.Tensor:
+        return tf.pad(x, [[0, 0], [0, extra]] + [[0, 0]] * (x.shape.rank - 2))
+
+    inputs = [padded(x) for x in inputs]
+    outputs = map_chunks(lambda start: fn(*(slice_chunk(x, start, chunk) for x in inputs)), lambda: fn(*inputs),
+                         [padded(x) for x in like], chunk, at_least_one_chunk=True)
+    return [out[:, :count] for out in outputs]
 
 
 def traced_inference(training) -> bool:

@@ -13,6 +13,7 @@ import torch
 
 import tf_longformer
 from tests.conftest import PER_LAYER_WINDOWS, max_abs_diff
+from tf_longformer.layers import chunk_loop, local_attention
 
 TOL = 1e-5
 MODES = ("eager", "graph", "xla")
@@ -258,6 +259,42 @@ def test_rows_in_chunks(reference_factory, mode, chunks):
     assert op_types & {"While", "StatelessWhile"}, "the chunk loop is not in the graph"
     assert max_abs_diff(hidden, ref.last_hidden_state) <= TOL
     assert max_abs_diff(pooled, ref.pooler_output) <= TOL
+
+
+@pytest.mark.parametrize("chunks", [{"attention_query_chunk": 64, "dense_row_chunk": 64},
+                                    {"attention_query_chunk": 4, "dense_row_chunk": 10}],
+                         ids=["longer-than-input", "shorter-than-input"])
+def test_xla_with_unknown_length_runs_the_chunk_loops(reference_factory, chunks, monkeypatch):
+    """XLA traced for unknown shapes (a SavedModel exported with `jit_compile=True`): the chunk loops run for
+    every length, inputs shorter than a chunk padded to one, with no run-time choice between the loop and a
+    single pass (XLA would compile and run both). One program, two lengths, the reference's numbers."""
+    ref_model, folder = reference_factory("TFLongformerModel", **PER_LAYER_WINDOWS)
+    model = tf_longformer.TFLongformerModel.from_pretrained(folder, **chunks)
+    spec = [tf.TensorSpec([None, None], tf.int64)] * 3
+    looped = []  # per chunked computation traced: whether it runs as a loop whatever the length
+
+    def recording(map_chunks):
+        def wrapper(*args, **kwargs):
+            looped.append(kwargs.get("at_least_one_chunk", False))
+            return map_chunks(*args, **kwargs)
+        return wrapper
+
+    for module in (chunk_loop, local_attention):
+        monkeypatch.setattr(module, "map_chunks", recording(chunk_loop.map_chunks))
+
+    @tf.function(jit_compile=True, input_signature=spec)
+    def fn(input_ids, attention_mask, global_attention_mask):
+        out = model(input_ids=input_ids, attention_mask=attention_mask, global_attention_mask=global_attention_mask)
+        return out.last_hidden_state, out.pooler_output
+
+    for seq_len in (21, 9):
+        batch = padded_batch(seed=2, seq_len=seq_len)
+        ref = torch_run(ref_model, **batch)
+        hidden, pooled = fn(**{k: tf.constant(v) for k, v in batch.items()})
+        assert max_abs_diff(hidden, ref.last_hidden_state) <= TOL, seq_len
+        assert max_abs_diff(pooled, ref.pooler_output) <= TOL, seq_len
+    assert not {"If", "StatelessIf"} & set(_op_types(fn, {})), "a run-time choice between loop and single pass"
+    assert sorted(set(looped)) == [True], f"a chunk loop did not run: {looped}"
 
 
 def _op_types(fn, tensors) -> list[str]:

@@ -9,13 +9,15 @@ with the examples; each block sees `reach` blocks on either side, `L = (2 * reac
 each row's softmax; the global columns are the other (`attention.py` merges them).
 
 The chunk loop is `chunk_loop.map_chunks` (the last chunk may overlap the one before it, so no block count
-needs to be a multiple of the chunk).
+needs to be a multiple of the chunk). Under XLA with a length unknown when traced, fewer blocks than a chunk
+are padded to one chunk, so the loop runs for every length.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
+from ..xla import in_xla_context
 from .chunk_loop import map_chunks, slice_chunk
 from .sliding_window import band_mask, sliding_windows
 from .softmax_parts import SoftmaxPart, attend
@@ -67,6 +69,20 @@ def local_rows(query_b, key_b, value_b, key_kept_b, padded_query, heads: int, re
     if dropout is not None:
         raise ValueError("attention dropout needs the whole band: run local_rows with chunk_blocks=0")
 
+    count = None
+    if query_b.shape[1] is None and in_xla_context():
+        # A length unknown when traced (a SavedModel exported with jit_compile=True): pad to at least one chunk
+        # of blocks so that the loop runs for every length, as `map_row_chunks` does. The extra blocks hold
+        # no kept key and only padded queries; they are cut from the output.
+        count = tf.shape(query_b)[1]
+        extra = tf.maximum(chunk_blocks - count, 0)
+
+        def pad(x: tf.Tensor, value=0) -> tf.Tensor:
+            return tf.pad(x, [[0, 0], [0, extra]] + [[0, 0]] * (x.shape.rank - 2), constant_values=value)
+
+        query_b, key_b, value_b = pad(query_b), pad(key_b), pad(value_b)
+        key_kept_b, padded_query = pad(key_kept_b, False), pad(padded_query, True)
+
     key_pad, value_pad = (tf.pad(x, [[0, 0], [reach, reach], [0, 0], [0, 0]]) for x in (key_b, value_b))
     kept_pad = tf.pad(key_kept_b, [[0, 0], [reach, reach], [0, 0]])
 
@@ -80,5 +96,8 @@ def local_rows(query_b, key_b, value_b, key_kept_b, padded_query, heads: int, re
         return list(part)
 
     lse_like = tf.zeros_like(query_b[..., :1], tf.float32)  # only its shape and dtype are used
-    out, lse = map_chunks(chunk_at, lambda: list(at_once()[0]), [query_b, lse_like], chunk_blocks)
+    out, lse = map_chunks(chunk_at, lambda: list(at_once()[0]), [query_b, lse_like], chunk_blocks,
+                          at_least_one_chunk=count is not None)
+    if count is not None:
+        out, lse = out[:, :count], lse[:, :count]
     return SoftmaxPart(out, lse), None, None

@@ -62,16 +62,18 @@ def _tensors(batch: dict) -> dict:
 
 
 # 0 / 1 / a few / more than 64 / every token global; the second row has fewer (batches pay for their largest)
-COUNTS = {"none": (0, 0), "one": (1, 0), "three": (3, 1), "twenty": (20, 20), "seventy": (70, 5), "all": (SEQ, 60)}
+COUNTS = {"none": (0, 0), "one": (1, 0), "three": (3, 1), "twenty": (20, 20), "forty": (40, 3), "seventy": (70, 5),
+          "all": (SEQ, 60)}
 
 
 @pytest.mark.parametrize("shape", ["real", "wide-heads"])
 def test_any_number_of_global_tokens_one_program(reference_factory, shape):
     """One compiled program, every count: the reference's last hidden state and pooler. `real`: 2 heads of
-    8, so the global rows are factored up to 7 tokens (one chunk of 7) and 20 / 70 / 75 run one or two
-    chunks of 64. `wide-heads` (hidden 64, 2 heads of 32: factored up to 31 tokens, chunks of 16) makes 20
-    tokens two factored chunks."""
-    ref_model, folder = reference_factory("TFLongformerModel", **({"hidden_size": 64} if shape == "wide-heads" else {}))
+    8, so the global rows are factored up to 7 tokens (one chunk of 7) and 20 / 40 / 70 / 75 run one or two
+    chunks of 64. `wide-heads` (hidden 96, 2 heads of 48: factored up to 47 tokens; longformer-base: 63)
+    runs every branch of the base shape: 3 tokens one chunk of 16, 20 one chunk of 32, 40 two chunks of 32,
+    70 and 75 chunks of 64."""
+    ref_model, folder = reference_factory("TFLongformerModel", **({"hidden_size": 96} if shape == "wide-heads" else {}))
     model = tf_longformer.TFLongformerModel.from_pretrained(folder)
     forward = _xla(model)
     for name, counts in COUNTS.items():

@@ -10,12 +10,14 @@ count needs (a loop whose trip count is decided at run time), in one of a few br
 |---|---|
 | 0 | none: the window part alone |
 | 1 | one slot |
-| 2 .. `factored_limit` | chunks of `FEW` slots, global rows in factored form |
+| 2 .. `FEW` | one chunk of `FEW` slots, global rows in factored form |
+| `FEW` + 1 .. `factored_limit` | chunks of `2 * FEW` slots, global rows in factored form |
 | more, up to every token | chunks of `MANY` slots, global rows through the `*_global` projections |
 
 `factored_limit` is the largest count for which the factored global rows cost less than projecting every
 token (`G * heads < hidden`: 63 for longformer-base). So one global token costs what a program compiled
-for exactly one costs, 32 cost two chunks of 16, and any count up to every token works, with buffers of
+for exactly one costs, 16 one chunk of 16, 32 one chunk of 32 (as two chunks of 16 they cost ~5 % more
+at 4096 tokens, same-process A/B), and any count up to every token works, with buffers of
 one chunk whatever the count. A batch's count never changes the program: nothing is traced or compiled
 again. Each branch is one more copy of the global part in the program (compile time), hence few branches.
 
@@ -62,7 +64,9 @@ def branches(factored_limit: int) -> list[Branch]:
     global tokens (0: never, e.g. quantized projections)."""
     out = [Branch(0, 0, False), Branch(1, 1, factored_limit >= 1)]
     if factored_limit >= 2:
-        out.append(Branch(factored_limit, min(FEW, factored_limit), True))
+        out.append(Branch(min(FEW, factored_limit), min(FEW, factored_limit), True))
+    if factored_limit > FEW:  # e.g. a long question: 32 tokens as one chunk of 32, not two of 16
+        out.append(Branch(factored_limit, min(2 * FEW, factored_limit), True))
     return out + [Branch(None, MANY, False)]
 
 

@@ -111,11 +111,10 @@ class LongformerConfig:
             largest count needs, in one of five branches chosen per batch (none; one token; up to 16 tokens
             in one chunk of 16; up to `(hidden_size - 1) // num_attention_heads` tokens, 63 for
             longformer-base, in chunks of 32; more, in chunks of 64 through the `*_global` projections of
-            every token). What that costs, where a
-            bound used to be set: a batch pays for its largest count rounded up to a whole chunk (1 token:
-            one slot; 2 to 16: 16 slots; 17 to 32: 32; 33 to 63: 64; from 64 tokens on for longformer-base also the
-            `key_global` / `value_global` projections of every token, ~14 % of the model's FLOPs, which the
-            reference always computes); every branch is one more copy of the global part in the compiled
+            every token). What that costs, where a bound used to be set: a batch pays for its largest count
+            rounded up to a whole chunk (1 token: one slot; 2 to 16: 16 slots; 17 to 32: 32; 33 to 63: 64;
+            from 64 tokens on for longformer-base also the `key_global` / `value_global` projections of
+            every token, ~14 % of the model's FLOPs, which the reference always computes); every branch is one more copy of the global part in the compiled
             program, so the first (compiling) call takes longer; in training each branch recomputes its
             chunks in the backward pass instead of keeping them. `benchmarks/run_forward.py`'s global-token
             sweep measures the time per count with these defaults.

@@ -14,8 +14,9 @@ at once.
 
 A length unknown when traced (a SavedModel exported with `jit_compile=True`) is decided at run time by a
 `tf.cond`; under XLA both branches are compiled for the actual shape, and the chunked one cannot be for an
-input shorter than a chunk, so there the computation runs whole, except for the row chunks, whose inputs
-are padded to one chunk instead (`map_row_chunks`).
+input shorter than a chunk. So under XLA the callers pad their inputs to at least one chunk instead
+(`padded_to_one_chunk`) and the loop runs for every length, with no run-time choice; a caller that does not
+pad gets the computation whole.
 """
 
 from __future__ import annotations
@@ -37,8 +38,24 @@ def slice_chunk(x: tf.Tensor, start, count: int) -> tf.Tensor:
     return out
 
 
+def padded_to_one_chunk(tensors: Sequence[tf.Tensor], chunk: int, values: Sequence = ()) -> tuple[list, tf.Tensor | None]:
+    """Under XLA with a length unknown when traced, `tensors` padded on axis 1 to at least `chunk` entries
+    (with `values`, default zeros) and their length before padding; else `tensors` as they are and None.
+
+    Give the padded tensors' computation to `map_chunks` with `length=` that length: the loop then runs for
+    every length and the outputs are cut back to it.
+    """
+    if not chunk or tensors[0].shape[1] is not None or not in_xla_context():
+        return list(tensors), None
+    length = tf.shape(tensors[0])[1]
+    extra = tf.maximum(chunk - length, 0)
+    values = list(values) or [0] * len(tensors)
+    return [tf.pad(x, [[0, 0], [0, extra]] + [[0, 0]] * (x.shape.rank - 2), constant_values=value)
+            for x, value in zip(tensors, values, strict=True)], length
+
+
 def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable[[], Sequence[tf.Tensor]],
-               like: Sequence[tf.Tensor], chunk: int, at_least_one_chunk: bool = False) -> list[tf.Tensor]:
+               like: Sequence[tf.Tensor], chunk: int, length: tf.Tensor | None = None) -> list[tf.Tensor]:
     """Outputs of `part(start)` for every chunk, concatenated along axis 1.
 
     Args:
@@ -48,8 +65,8 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
             entries (decided at run time when the length is dynamic).
         like: tensors shaped (and typed) like the full outputs; axis 1 holds the entries to chunk.
         chunk: entries per chunk; 0 runs `whole` (no loop).
-        at_least_one_chunk: the caller guarantees at least `chunk` entries: the loop runs whatever the
-            length, with no run-time choice.
+        length: the length before `padded_to_one_chunk` padded the inputs to at least one chunk: the loop
+            runs whatever the length, with no run-time choice, and the outputs are cut to `length` entries.
 
     Returns:
         The outputs, shaped like `like`.
@@ -61,7 +78,7 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
     """
     total = like[0].shape[1]
     if not chunk or (total is not None and total <= chunk) or (
-            total is None and in_xla_context() and not at_least_one_chunk):
+            total is None and in_xla_context() and length is None):
         return list(whole())
 
     def in_chunks():
@@ -89,8 +106,10 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
             outputs.append(out)
         return outputs
 
-    if total is not None or at_least_one_chunk:
+    if total is not None:
         return in_chunks()
+    if length is not None:
+        return [out[:, :length] for out in in_chunks()]
     outputs = tf.cond(tf.shape(like[0])[1] > chunk, in_chunks, lambda: list(whole()))
     for out, x in zip(outputs, like, strict=True):
         out.set_shape(x.shape)
@@ -100,24 +119,12 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
 def map_row_chunks(fn: Callable[..., Sequence[tf.Tensor]], inputs: Sequence[tf.Tensor], like: Sequence[tf.Tensor],
                    chunk: int) -> list[tf.Tensor]:
     """`fn(*inputs)` computed on chunks of `chunk` rows (axis 1) at a time (0: on all rows at once); `fn`
-    must treat rows independently. `like` as in `map_chunks`.
-
-    Under XLA with a length unknown when traced (a SavedModel exported with `jit_compile=True`), the rows are
-    padded with zeros to at least one chunk, so that the loop runs for every length (a run-time choice
-    would compile the whole computation too, and run it), and the padding is cut from the outputs."""
-    if not chunk or like[0].shape[1] is not None or not in_xla_context():
-        return map_chunks(lambda start: fn(*(slice_chunk(x, start, chunk) for x in inputs)), lambda: fn(*inputs),
-                          like, chunk)
-    count = tf.shape(like[0])[1]
-    extra = tf.maximum(chunk - count, 0)
-
-    def padded(x: tf.Tensor) -> tf.Tensor:
-        return tf.pad(x, [[0, 0], [0, extra]] + [[0, 0]] * (x.shape.rank - 2))
-
-    inputs = [padded(x) for x in inputs]
-    outputs = map_chunks(lambda start: fn(*(slice_chunk(x, start, chunk) for x in inputs)), lambda: fn(*inputs),
-                         [padded(x) for x in like], chunk, at_least_one_chunk=True)
-    return [out[:, :count] for out in outputs]
+    must treat rows independently (zero rows pad a short input under XLA, see `padded_to_one_chunk`).
+    `like` as in `map_chunks`."""
+    padded, length = padded_to_one_chunk([*like, *inputs], chunk)
+    like, inputs = padded[:len(like)], padded[len(like):]
+    return map_chunks(lambda start: fn(*(slice_chunk(x, start, chunk) for x in inputs)), lambda: fn(*inputs),
+                      like, chunk, length)
 
 
 def traced_inference(training) -> bool:

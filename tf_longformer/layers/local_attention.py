@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ..xla import in_xla_context
-from .chunk_loop import map_chunks, slice_chunk
+from .chunk_loop import map_chunks, padded_to_one_chunk, slice_chunk
 from .sliding_window import band_mask, sliding_windows
 from .softmax_parts import SoftmaxPart, attend
 
@@ -69,19 +68,10 @@ def local_rows(query_b, key_b, value_b, key_kept_b, padded_query, heads: int, re
     if dropout is not None:
         raise ValueError("attention dropout needs the whole band: run local_rows with chunk_blocks=0")
 
-    count = None
-    if query_b.shape[1] is None and in_xla_context():
-        # A length unknown when traced (a SavedModel exported with jit_compile=True): pad to at least one chunk
-        # of blocks so that the loop runs for every length, as `map_row_chunks` does. The extra blocks hold
-        # no kept key and only padded queries; they are cut from the output.
-        count = tf.shape(query_b)[1]
-        extra = tf.maximum(chunk_blocks - count, 0)
-
-        def pad(x: tf.Tensor, value=0) -> tf.Tensor:
-            return tf.pad(x, [[0, 0], [0, extra]] + [[0, 0]] * (x.shape.rank - 2), constant_values=value)
-
-        query_b, key_b, value_b = pad(query_b), pad(key_b), pad(value_b)
-        key_kept_b, padded_query = pad(key_kept_b, False), pad(padded_query, True)
+    # under XLA with an unknown length, extra blocks (no kept key, only padded queries) make a short input
+    # one chunk long; map_chunks cuts them from the output
+    (query_b, key_b, value_b, key_kept_b, padded_query), length = padded_to_one_chunk(
+        [query_b, key_b, value_b, key_kept_b, padded_query], chunk_blocks, [0, 0, 0, False, True])
 
     key_pad, value_pad = (tf.pad(x, [[0, 0], [reach, reach], [0, 0], [0, 0]]) for x in (key_b, value_b))
     kept_pad = tf.pad(key_kept_b, [[0, 0], [reach, reach], [0, 0]])
@@ -96,8 +86,5 @@ def local_rows(query_b, key_b, value_b, key_kept_b, padded_query, heads: int, re
         return list(part)
 
     lse_like = tf.zeros_like(query_b[..., :1], tf.float32)  # only its shape and dtype are used
-    out, lse = map_chunks(chunk_at, lambda: list(at_once()[0]), [query_b, lse_like], chunk_blocks,
-                          at_least_one_chunk=count is not None)
-    if count is not None:
-        out, lse = out[:, :count], lse[:, :count]
+    out, lse = map_chunks(chunk_at, lambda: list(at_once()[0]), [query_b, lse_like], chunk_blocks, length)
     return SoftmaxPart(out, lse), None, None

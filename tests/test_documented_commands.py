@@ -782,7 +782,6 @@ def _serving_text_export_block(run: DocRun, values: dict):
 
 
 def _onnx_block(run: DocRun, values: dict):
-    check_onnx(os.path.join(run.cwd, "longformer_qa.onnx"), run.reader)
     check_onnx(os.path.join(run.cwd, "qa_global.onnx"), run.reader, global_attention=True, dtype=np.int64)
 
 

@@ -275,7 +275,7 @@ def test_xla_with_unknown_length_runs_the_chunk_loops(reference_factory, chunks,
 
     def recording(map_chunks):
         def wrapper(*args, **kwargs):
-            looped.append(kwargs.get("length", args[4] if len(args) > 4 else None) is not None)
+            looped.append(kwargs.get("length") is not None)
             return map_chunks(*args, **kwargs)
         return wrapper
 

@@ -114,9 +114,10 @@ class LongformerConfig:
             every token). What that costs, where a bound used to be set: a batch pays for its largest count
             rounded up to a whole chunk (1 token: one slot; 2 to 16: 16 slots; 17 to 32: 32; 33 to 63: 64;
             from 64 tokens on for longformer-base also the `key_global` / `value_global` projections of
-            every token, ~14 % of the model's FLOPs, which the reference always computes); every branch is one more copy of the global part in the compiled
-            program, so the first (compiling) call takes longer; in training each branch recomputes its
-            chunks in the backward pass instead of keeping them. `benchmarks/run_forward.py`'s global-token
+            every token, ~14 % of the model's FLOPs, which the reference always computes); every branch
+            is one more copy of the global part in the compiled program, so the first (compiling) call
+            takes longer; in training each branch recomputes its chunks in the backward pass instead of
+            keeping them. `benchmarks/run_forward.py`'s global-token
             sweep measures the time per count with these defaults.
             `output_attentions=True` under XLA computes one global column per token instead (the only
             static width that fits every batch): quadratic in the length, meant for short inputs.

@@ -34,9 +34,8 @@ onnxruntime then fails ("Input shape:{0,128}" in `query_global`). Our `Reshape` 
 
 tf2onnx's graph optimizers are all off. Two break the graph (the einsum and reshape ones, above); the rest
 rewrite what onnxruntime rewrites again when it loads the model (constant folding, identity, transpose and
-duplicate elimination), and each of their passes rebuilds every subgraph of every layer: on the demo model
-the conversion takes 27 s instead of 47 s, onnxruntime runs it no slower (8 to 46 ms against 13 to 55 ms
-for 7 to 500 tokens) and loads it in 1.2 s instead of 0.9 s; the file is 10 % larger (unmerged constants).
+duplicate elimination), while each of their passes rebuilds every subgraph of every layer, most of the
+conversion time (figures in docs/serving.md).
 
 The request checks of the SavedModel are TensorFlow `Assert` ops, which tf2onnx drops: in ONNX an
 example with out-of-range ids or mask values yields NaN rows (the model poisons them), but shape checks

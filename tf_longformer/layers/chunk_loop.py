@@ -38,7 +38,8 @@ def slice_chunk(x: tf.Tensor, start, count: int) -> tf.Tensor:
     return out
 
 
-def padded_to_one_chunk(tensors: Sequence[tf.Tensor], chunk: int, values: Sequence = ()) -> tuple[list, tf.Tensor | None]:
+def padded_to_one_chunk(tensors: Sequence[tf.Tensor], chunk: int,
+                        values: Sequence = ()) -> tuple[list, tf.Tensor | None]:
     """Under XLA with a length unknown when traced, `tensors` padded on axis 1 to at least `chunk` entries
     (with `values`, default zeros) and their length before padding; else `tensors` as they are and None.
 
@@ -55,7 +56,7 @@ def padded_to_one_chunk(tensors: Sequence[tf.Tensor], chunk: int, values: Sequen
 
 
 def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable[[], Sequence[tf.Tensor]],
-               like: Sequence[tf.Tensor], chunk: int, length: tf.Tensor | None = None) -> list[tf.Tensor]:
+               like: Sequence[tf.Tensor], chunk: int, *, length: tf.Tensor | None = None) -> list[tf.Tensor]:
     """Outputs of `part(start)` for every chunk, concatenated along axis 1.
 
     Args:
@@ -124,7 +125,7 @@ def map_row_chunks(fn: Callable[..., Sequence[tf.Tensor]], inputs: Sequence[tf.T
     padded, length = padded_to_one_chunk([*like, *inputs], chunk)
     like, inputs = padded[:len(like)], padded[len(like):]
     return map_chunks(lambda start: fn(*(slice_chunk(x, start, chunk) for x in inputs)), lambda: fn(*inputs),
-                      like, chunk, length)
+                      like, chunk, length=length)
 
 
 def traced_inference(training) -> bool:

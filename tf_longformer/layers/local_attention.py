@@ -86,5 +86,6 @@ def local_rows(query_b, key_b, value_b, key_kept_b, padded_query, heads: int, re
         return list(part)
 
     lse_like = tf.zeros_like(query_b[..., :1], tf.float32)  # only its shape and dtype are used
-    out, lse = map_chunks(chunk_at, lambda: list(at_once()[0]), [query_b, lse_like], chunk_blocks, length)
+    out, lse = map_chunks(chunk_at, lambda: list(at_once()[0]), [query_b, lse_like], chunk_blocks,
+                          length=length)
     return SoftmaxPart(out, lse), None, None

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import keras
 import numpy as np
@@ -263,8 +264,13 @@ def test_fit_without_labels_or_loss_says_how_to_fix():
 @pytest.mark.parametrize("cls_name, style", [(cls, "hf") for cls in HEADS] + [
     ("TFLongformerForTokenClassification", "keras"), ("TFLongformerForQuestionAnswering", "keras"),
     ("TFLongformerModel", "keras")])
-def test_fit_every_head(cls_name, style):
+def test_fit_every_head(cls_name, style, monkeypatch):
     model = _fit_model(cls_name, num_hidden_layers=1)
+    traces = Counter()
+    for step in ("train_step", "test_step", "predict_step"):  # traced once each: no variable made in a trace
+        original = getattr(type(model), step)
+        monkeypatch.setattr(type(model), step, lambda self, data, step=step, original=original: (
+            traces.update([step]), original(self, data))[1])
     inputs, labels = _fit_data(cls_name)
     if cls_name == "TFLongformerModel":
         labels = {"labels": np.random.default_rng(2).normal(size=(8, 12, 16)).astype(np.float32)}
@@ -286,6 +292,7 @@ def test_fit_every_head(cls_name, style):
     assert set(predictions) == {k for k in direct.keys() if k != "loss"}
     for key, value in predictions.items():
         np.testing.assert_allclose(value, direct[key].numpy(), atol=1e-5)
+    assert traces == {"train_step": 1, "test_step": 1, "predict_step": 1}, traces
 
 
 @pytest.mark.slow

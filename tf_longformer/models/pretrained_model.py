@@ -14,7 +14,7 @@ import tensorflow as tf
 from ..configuration import LongformerConfig
 from ..hub_upload import PushToHubMixin
 from ..modeling_outputs import ModelOutput
-from ..private_apis import ReplicaBatchBuildMixin, compiled_loss, layers_of
+from ..private_apis import SymbolicBuildMixin, compiled_loss, layers_of
 from ..training import (
     HF_OWN_LOSS,
     first_replica_batch,
@@ -32,7 +32,7 @@ from .call_inputs import call_arguments
 from .transformers_api import TransformersModelMixin
 
 
-class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, ReplicaBatchBuildMixin, keras.Model):
+class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, SymbolicBuildMixin, keras.Model):
     """Base class of the six models: the backbone, the shared `call`, training hooks, load and save.
 
     A task model adds only what is its own (as keras-hub's task models do): its layers (built in
@@ -234,10 +234,10 @@ class TFLongformerPreTrainedModel(TransformersModelMixin, PushToHubMixin, Replic
             return self.get_metrics_result()
         return super().compute_metrics(x, y_true, predictions, sample_weight)
 
-    def replica_build_batch(self, iterator):
-        """The batch Keras' build step runs on under tf.distribute: one replica's part (see
-        `training.first_replica_batch`)."""
-        return first_replica_batch(iterator)
+    def symbolic_build_batch(self, iterator, data_batch):
+        """The batch Keras' symbolic build step runs on: as `train_step` passes it on (labels moved as there),
+        under tf.distribute one replica's part (see `training.first_replica_batch`)."""
+        return move_y_into_inputs(self, first_replica_batch(iterator) if iterator is not None else data_batch)
 
     # --- gradient checkpointing (Hugging Face names) ------------------------------------------------
 

@@ -122,9 +122,9 @@ def build_signatures(model, task: Task, int_dtype=tf.int32, include_attentions: 
         return _outputs(task, out, include_attentions, include_hidden_states)
 
     if jit_compile:  # the request checks stay outside XLA, which compiles assertions away
-        run_model = tf.function(run_model, jit_compile=True)
+        run_model = tf.function(run_model, jit_compile=True, autograph=False)
 
-    @tf.function(input_signature=specs)
+    @tf.function(input_signature=specs, autograph=False)
     def with_global_attention(input_ids, attention_mask, global_attention_mask):
         # The signature's shapes are not enforced when a SavedModel runs: check the rank at run time.
         tensors = {k: tf.ensure_shape(v, shape) for k, v in (
@@ -134,7 +134,7 @@ def build_signatures(model, task: Task, int_dtype=tf.int32, include_attentions: 
             tensors = {k: tf.identity(v) for k, v in tensors.items()}
         return run_model(tensors)
 
-    @tf.function(input_signature=specs[:2])
+    @tf.function(input_signature=specs[:2], autograph=False)
     def serving_default(input_ids, attention_mask):
         # The model is traced once: the default global attention is computed here, as the model would,
         # from a request that passed its checks (graph ops run in no fixed order: without the dependency a

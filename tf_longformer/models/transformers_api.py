@@ -100,7 +100,7 @@ class TransformersModelMixin:
             dummies[name] = (tf.zeros if name == "token_type_ids" else tf.ones)(shape, spec.dtype)
         return dummies
 
-    @tf.function
+    @tf.function(autograph=False)
     def serving(self, inputs: dict[str, tf.Tensor]):
         """The model as a `tf.function` on a dict of inputs, through `serving_output`; its concrete functions
         on `input_signature` are the SavedModel signatures of `save_pretrained(saved_model=True)`."""

@@ -255,7 +255,7 @@ class Pipeline:
 
             spec = tf.TensorSpec([None, None], tf.int32)
 
-            @tf.function(input_signature=[spec, spec])
+            @tf.function(input_signature=[spec, spec], autograph=False)
             def forward(ids, mask):
                 return self.forward_outputs(self.model(input_ids=ids, attention_mask=mask, training=False))
 

@@ -31,7 +31,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOL = 1e-4  # a SavedModel against the PyTorch reference
 KERAS_TOL = 1e-5  # a SavedModel against our own Keras model (quantized models: no PyTorch counterpart)
 MAX_TOKENS = TINY_CONFIG["max_position_embeddings"] - TINY_CONFIG["pad_token_id"] - 1
-CLEAN_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+# the serving process: XLA at its default optimisation level (the tests' XLA_FLAGS, conftest.py, left out)
+CLEAN_ENV = {**{k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}, "TF_CPP_MIN_LOG_LEVEL": "3",
+             "CUDA_VISIBLE_DEVICES": ""}
 # with `--dist loadgroup`, the tests that serve the exports run on one xdist worker (the exports are built
 # once per run in any case; the group keeps the other worker from waiting for them)
 pytestmark = pytest.mark.xdist_group("exports")

@@ -130,7 +130,8 @@ class LongformerConfig:
             matmul's output in the CPU cache and the `intermediate_size`-wide activations the size of a
             chunk; 0 runs them on all rows at once (as eager mode and training always do). Unlike
             transformers' `chunk_size_feed_forward` (kept for compatibility, unused) it is on by default.
-            Default 512.
+            Default 512. Both loops are left out of a model whose position table allows no input longer
+            than one chunk (`models/backbone.loop_chunk`): they would never iterate.
         gradient_checkpointing: bool. Recompute layer activations in the backward pass.
 
     Example:

@@ -57,6 +57,16 @@ class _BackboneInputs(NamedTuple):
     seq_len: tf.Tensor | int
 
 
+def loop_chunk(config: LongformerConfig, chunk: int) -> int:
+    """`chunk` (of `attention_query_chunk` / `dense_row_chunk`), or 0 when no input of the model is longer
+    than one chunk: the loop would never iterate, and tracing it, with the run-time choice between it and the
+    whole computation, only makes every traced program larger (the demo model, 512 positions: SavedModel
+    export 4.0-4.7 s -> 3.1-3.6 s, ONNX conversion 27.7 s -> 13.9-18.0 s, file 13.8 MB -> 10.6 MB).
+    Same results either way; an input made longer with explicit `position_ids` runs whole."""
+    longest = -(-config.max_sequence_length // config.padding_multiple) * config.padding_multiple
+    return chunk if longest > chunk else 0
+
+
 @keras.saving.register_keras_serializable(package="tf_longformer")
 class TFLongformerMainLayer(keras.layers.Layer):
     """Embeddings + `num_hidden_layers` Longformer layers (+ pooler), transformers' `LongformerModel`.
@@ -83,7 +93,8 @@ class TFLongformerMainLayer(keras.layers.Layer):
             LongformerLayer(
                 c.hidden_size, c.num_attention_heads, c.intermediate_size, window, c.hidden_act,
                 c.hidden_dropout_prob, c.attention_probs_dropout_prob, c.layer_norm_eps, c.initializer_range,
-                attention_query_chunk=c.attention_query_chunk, dense_row_chunk=c.dense_row_chunk,
+                attention_query_chunk=loop_chunk(c, c.attention_query_chunk),
+                dense_row_chunk=loop_chunk(c, c.dense_row_chunk),
                 name=f"layer_{i}", dtype=self.dtype_policy,
             )
             for i, window in enumerate(c.layer_attention_windows)

@@ -94,6 +94,11 @@ def bodies(task: str) -> list[dict]:
 
 # --- the exports -------------------------------------------------------------------------------------
 
+# with `--dist loadgroup` the module's tests run on one xdist worker, so its exports (~50 s) are built once per
+# run rather than once per worker
+pytestmark = pytest.mark.xdist_group("text_serving")
+
+
 @pytest.fixture(scope="module")
 def exported(reference_factory, tmp_path_factory):
     """{task: (model folder, SavedModel version folder)}."""

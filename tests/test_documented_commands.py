@@ -307,11 +307,24 @@ class Result:
         return [line for line in self.stdout.splitlines() if line.strip()]
 
 
+_LOADED: dict[str, object] = {}
+
+
+def load_saved_model(folder: str):
+    """`tf.saved_model.load(folder)`, once per version folder (as a server loads a version once and answers
+    every request with it)."""
+    key = os.path.realpath(folder)
+    if key not in _LOADED:
+        _LOADED[key] = tf.saved_model.load(folder)
+    return _LOADED[key]
+
+
 class DocRun:
     """One doc, top to bottom: a folder per block (the inputs linked in), one `/models/`, one namespace."""
 
     def __init__(self, doc: str, reader: Reader, tmp: str, monkeypatch):
         self.doc, self.reader, self.tmp, self.monkeypatch = doc, reader, tmp, monkeypatch
+        _LOADED.clear()  # the SavedModels of an earlier doc's folders
         self.models = os.path.join(tmp, "models")
         self.namespace: dict = {"__name__": "__doc__"}
         self.cwd = tmp
@@ -396,7 +409,7 @@ def check_fill_mask_lines(run: DocRun, result: Result, texts: list[str], top_k: 
 
 def check_qa_export(folder: str, reader: Reader, qa_folder: str | None = None) -> None:
     """A question-answering SavedModel version: both signatures give PyTorch's logits."""
-    serve = tf.saved_model.load(folder)
+    serve = load_saved_model(folder)
     mask = np.ones_like(REQUEST_IDS)
     out = serve.signatures["serving_default"](input_ids=tf.constant(REQUEST_IDS, tf.int32),
                                               attention_mask=tf.constant(mask, tf.int32))
@@ -450,7 +463,7 @@ def check_text_export(folder: str, reader: Reader) -> None:
     """A version with the `text` signature beside the token-id ones: its answers to QUESTIONS (question answering)
     or to SHORT_TEXT and LONG_TEXT are transformers' pipeline's."""
     info = export_info(folder)
-    serve = tf.saved_model.load(folder)
+    serve = load_saved_model(folder)
     assert set(serve.signatures) == {"serving_default", "with_global_attention", "text"}, set(serve.signatures)
     if info["task"] == "question-answering":
         inputs = {"question": [q for q, _ in QUESTIONS], "context": [c for _, c in QUESTIONS]}
@@ -568,7 +581,7 @@ def run_export(run: DocRun, snippet: Snippet, sub: bool):
             (int(argv[argv.index("--top-k") + 1]) if "--top-k" in argv else 5)
         check_text_export(folder, run.reader)
     elif "--task" in argv:  # the text-classification export of ./ckpt, int64 inputs
-        serve = tf.saved_model.load(folder).signatures["serving_default"]
+        serve = load_saved_model(folder).signatures["serving_default"]
         assert serve.structured_input_signature[1]["input_ids"].dtype == tf.int64
         ids = np.array(REQUEST_IDS)
         logits = serve(input_ids=tf.constant(ids), attention_mask=tf.constant(np.ones_like(ids)))["logits"]
@@ -741,7 +754,7 @@ def _quantization_block(run: DocRun, values: dict):
     ids = np.array([[0, 5, 6, 7, 8, 9, 10, 2]])
     expected = model(input_ids=ids).logits.numpy()
     np.testing.assert_array_equal(again(input_ids=ids).logits.numpy(), expected)
-    serve = tf.saved_model.load(os.path.join(run.models, "longformer_mlm", "1")).signatures["serving_default"]
+    serve = load_saved_model(os.path.join(run.models, "longformer_mlm", "1")).signatures["serving_default"]
     out = serve(input_ids=tf.constant(ids, tf.int32), attention_mask=tf.constant(np.ones_like(ids), tf.int32))
     assert max_abs_diff(out["logits"], expected) <= 1e-5
 
@@ -752,7 +765,7 @@ def _serving_export_block(run: DocRun, values: dict):
     second = run.namespace["path"]  # the block's second export (the first one is checked by its version)
     assert second == os.path.join(base, str(versions[-1])), (second, versions)
     check_qa_export(os.path.join(base, str(versions[-2])), run.reader)
-    served = tf.saved_model.load(second).signatures["serving_default"]
+    served = load_saved_model(second).signatures["serving_default"]
     assert served.structured_input_signature[1]["input_ids"].dtype == tf.int64
     ids = tf.constant(REQUEST_IDS, tf.int64)
     out = served(input_ids=ids, attention_mask=tf.ones_like(ids))
@@ -933,7 +946,7 @@ def run_json_body(run: DocRun, snippet: Snippet):
     else:
         columns = body["inputs"]
     versions = os.path.join(run.models, "longformer_qa")
-    serve = tf.saved_model.load(os.path.join(versions, "1")).signatures[signature]
+    serve = load_saved_model(os.path.join(versions, "1")).signatures[signature]
     out = serve(**{k: tf.constant(v, tf.int32) for k, v in columns.items()})
     start, end = run.reader.qa_outputs(columns["input_ids"], columns["attention_mask"],
                                        columns.get("global_attention_mask"))
@@ -951,7 +964,7 @@ def run_text_request(run: DocRun, snippet: Snippet, body: dict):
         folder = latest_version(os.path.join(run.models, doc_exports[task]))
     else:
         folder = run.reader.text_export(task)
-    response = serve_json(body, tf.saved_model.load(folder).signatures["text"])
+    response = serve_json(body, load_saved_model(folder).signatures["text"])
     inputs = ({k: [row[k] for row in body["instances"]] for k in body["instances"][0]} if "instances" in body
               else body["inputs"])
     check_text_answers(task, columns(response, body, task), inputs, run.reader,

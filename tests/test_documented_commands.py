@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import decimal
+import functools
 import io
 import json
 import os
@@ -307,16 +308,15 @@ class Result:
         return [line for line in self.stdout.splitlines() if line.strip()]
 
 
-_LOADED: dict[str, object] = {}
-
-
 def load_saved_model(folder: str):
     """`tf.saved_model.load(folder)`, once per version folder (as a server loads a version once and answers
     every request with it)."""
-    key = os.path.realpath(folder)
-    if key not in _LOADED:
-        _LOADED[key] = tf.saved_model.load(folder)
-    return _LOADED[key]
+    return _load_saved_model(os.path.realpath(folder))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_saved_model(folder: str):
+    return tf.saved_model.load(folder)
 
 
 class DocRun:
@@ -324,7 +324,6 @@ class DocRun:
 
     def __init__(self, doc: str, reader: Reader, tmp: str, monkeypatch):
         self.doc, self.reader, self.tmp, self.monkeypatch = doc, reader, tmp, monkeypatch
-        _LOADED.clear()  # the SavedModels of an earlier doc's folders
         self.models = os.path.join(tmp, "models")
         self.namespace: dict = {"__name__": "__doc__"}
         self.cwd = tmp

@@ -30,7 +30,7 @@ TESTED_VERSIONS = {"tensorflow": "2.21", "keras": "3.15"}
 __all__ = [
     "TESTED_VERSIONS",
     "SymbolicBuildMixin",
-        "additional_loss",
+    "additional_loss",
     "compiled_loss",
     "graph_is_xla_compiled",
     "in_multi_worker_mode",
@@ -98,16 +98,20 @@ class SymbolicBuildMixin:
     batch of the subclass's choosing.
 
     Keras runs that step only under a `tf.distribute` strategy; without one, the variables are created
-    inside the first trace of the step function, and a `tf.function` that creates variables is traced twice
-    (the first `fit` of a one-layer model: 9.3 s instead of 6.9 s in graph mode). The subclass gives
-    `symbolic_build_batch(iterator, data_batch)`: one batch, with plain tensors, in the form its step
-    functions pass to Keras (e.g. under `MultiWorkerMirroredStrategy` one replica's part, as Keras' own
-    average over the replicas with `strategy.reduce` fails there for a dict of inputs).
+    inside the first trace of the step function, and a `tf.function` that creates variables is traced twice.
+    The subclass gives `symbolic_build_batch(iterator, data_batch)`: one batch, with plain tensors, in the
+    form its step functions pass to Keras (e.g. under `MultiWorkerMirroredStrategy` one replica's part, as
+    Keras' own average over the replicas with `strategy.reduce` fails there for a dict of inputs).
     """
 
     def symbolic_build_batch(self, iterator: Any, data_batch: Any) -> Any:
         raise NotImplementedError
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras reads a batch only when something is left to build; ours is made then, so a later `fit` or
+        # `evaluate` (each epoch's validation) reads nothing from its dataset
+        def batch_on_demand():
+            yield self.symbolic_build_batch(iterator, data_batch)
+
         with (self._distribute_strategy or tf.distribute.get_strategy()).scope():
-            self._symbolic_build(data_batch=self.symbolic_build_batch(iterator, data_batch))
+            self._symbolic_build(iterator=[(None, None, batch_on_demand())])

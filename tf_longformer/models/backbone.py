@@ -60,9 +60,9 @@ class _BackboneInputs(NamedTuple):
 def loop_chunk(config: LongformerConfig, chunk: int) -> int:
     """`chunk` (of `attention_query_chunk` / `dense_row_chunk`), or 0 when no input of the model is longer
     than one chunk: the loop would never iterate, and tracing it, with the run-time choice between it and the
-    whole computation, only makes every traced program larger (the demo model, 512 positions: SavedModel
-    export 4.0-4.7 s -> 3.1-3.6 s, ONNX conversion 27.7 s -> 13.9-18.0 s, file 13.8 MB -> 10.6 MB).
-    Same results either way; an input made longer with explicit `position_ids` runs whole."""
+    whole computation, only makes every traced program larger (the demo model's ONNX conversion: half the
+    time, docs/serving.md). Same results either way; an input made longer with explicit `position_ids` runs
+    whole."""
     longest = -(-config.max_sequence_length // config.padding_multiple) * config.padding_multiple
     return chunk if longest > chunk else 0
 

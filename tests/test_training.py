@@ -478,10 +478,14 @@ def test_bucketed_dataset_pads_to_window_multiples():
 
 @pytest.mark.slow
 def test_xla_train_step_compiles_once_per_bucket():
-    """Every batch of a bucket has one shape: an XLA train step is traced (compiled) once per bucket."""
+    """Every batch of a bucket has one shape: an XLA train step is traced (compiled) once per bucket. The step
+    trains the head of a frozen encoder (a real use, and a program that compiles in seconds: the encoder's
+    backward pass is what `test_xla_fit_follows_the_same_loss_curve...` compiles)."""
     config = tf_longformer.LongformerConfig(**{**FIT_CONFIG, "num_hidden_layers": 1, "attention_window": 8})
     model = tf_longformer.TFLongformerForSequenceClassification(config)
     optimizer = keras.optimizers.SGD(0.1)
+    head = model.classifier.trainable_variables
+    head_before, encoder_before = ([v.numpy() for v in part] for part in (head, model.longformer.trainable_variables))
     texts = _token_lists(40)
     ds = make_bucketed_dataset(texts, [len(t) % 2 for t in texts], batch_size=4, config=config,
                                bucket_boundaries=[16, 32], shuffle=True, seed=0, drop_remainder=True)
@@ -490,10 +494,11 @@ def test_xla_train_step_compiles_once_per_bucket():
     @tf.function(jit_compile=True)
     def train_step(batch):
         traces.append(tuple(batch["input_ids"].shape))
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(watch_accessed_variables=False) as tape:  # no backward pass through the encoder
+            tape.watch([v.value for v in head])
             loss = model(batch, training=True).loss
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        grads = tape.gradient(loss, head)
+        optimizer.apply_gradients(zip(grads, head, strict=True))
         return loss
 
     steps = 0
@@ -503,6 +508,9 @@ def test_xla_train_step_compiles_once_per_bucket():
             steps += 1
     assert steps >= 12
     assert sorted(traces) == [(4, 16), (4, 32)], traces
+    assert not any(np.array_equal(v.numpy(), b) for v, b in zip(head, head_before, strict=True)), "the head trains"
+    assert all(np.array_equal(v.numpy(), b) for v, b in zip(model.longformer.trainable_variables, encoder_before,
+                                                            strict=True)), "the encoder is frozen"
 
 
 # --- the fine-tuning notebook ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import Counter
 
@@ -90,6 +91,17 @@ def max_abs_diff(ours, ref) -> float:
     ref = ref.detach().numpy() if hasattr(ref, "detach") else np.asarray(ref)
     assert ours.shape == ref.shape, f"shape {ours.shape} != reference {ref.shape}"
     return float(np.max(np.abs(ours.astype(np.float64) - ref.astype(np.float64)))) if ours.size else 0.0
+
+
+# --- garbage collection: the imported libraries' objects are not scanned again ------------------------------
+# TensorFlow, Keras, torch and transformers leave millions of long-lived objects; every full collection walks
+# them all, and tracing a model allocates enough to trigger thousands of collections per test module (4.7 s of
+# the 88 s of test_parity.py's default-path tests). Frozen after collection (when the test modules have imported
+# them), with collections less often, that is about 1 s; nothing a test checks depends on when cycles are freed.
+def pytest_collection_finish(session):
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 # --- skips: counted, explained, and only the allowed ones pass ----------------------------------------------

@@ -324,13 +324,13 @@ def test_identical_layers_run_as_one_loop(reference_factory, mode, cls_name):
     for field in ("last_hidden_state", "pooler_output", "start_logits", "end_logits"):
         if field in ref.keys():
             assert max_abs_diff(out[field], ref[field]) <= TOL, field
-    op_types = _op_types(tf.function(call), {"inputs": tensors})
+    op_types = _op_types(fn, {"inputs": tensors})  # the traced program itself (no second trace)
     assert {"Case", "While"} <= set(op_types), "layer weights are not switched in a loop"
-    # one copy of the feed-forward: the intermediate dense of a single layer (3 when unrolled)
-    unrolled = _op_types(tf.function(lambda inputs: dict(model(**inputs, output_hidden_states=True))),
-                         {"inputs": tensors})
-    # the global rows' softmax (one per form of the global rows) is in the program once, not once a layer
-    assert unrolled.count("Softmax") == 3 * op_types.count("Softmax") > 0
+    if mode == "graph":  # counted on the plain traced program (under XLA each branch of `global_tiers` has one)
+        unrolled = _op_types(tf.function(lambda inputs: dict(model(**inputs, output_hidden_states=True))),
+                             {"inputs": tensors})
+        # the global rows' softmax (one per form of the global rows) is in the program once, not once a layer
+        assert unrolled.count("Softmax") == 3 * op_types.count("Softmax") > 0
 
 
 def test_runs_of_identical_layers():

@@ -217,16 +217,17 @@ def test_config_json_files(tmp_path):
 
 
 SERVE_SCRIPT = """
-import sys, numpy as np, tensorflow as tf
-loaded = tf.saved_model.load(sys.argv[1])
-inputs = dict(np.load(sys.argv[2]))
+import json, sys, numpy as np, tensorflow as tf
 out = {}
-for name in sys.argv[3:]:
-    fn = loaded.signatures[name]
-    dtype = fn.structured_input_signature[1]["input_ids"].dtype
-    result = fn(**{k: tf.constant(v, dtype) for k, v in inputs.items()})
-    out[name] = result["logits"].numpy()
-np.savez(sys.argv[2] + ".out.npz", **out)
+for job in json.loads(sys.argv[1]):  # {"name", "dir": SavedModel folder, "inputs": .npz, "signatures": [...]}
+    loaded = tf.saved_model.load(job["dir"])
+    inputs = dict(np.load(job["inputs"]))
+    for name in job["signatures"]:
+        fn = loaded.signatures[name]
+        dtype = fn.structured_input_signature[1]["input_ids"].dtype
+        result = fn(**{k: tf.constant(v, dtype) for k, v in inputs.items()})
+        out[job["name"] + "." + name] = result["logits"].numpy()
+np.savez(sys.argv[2], **out)
 """
 
 
@@ -246,18 +247,22 @@ def test_save_pretrained_saved_model_version_and_signatures(reference_factory, t
     assert sorted(os.listdir(out / "saved_model")) == ["3", "4"]
     assert {"config.json", "model.safetensors"} <= set(os.listdir(out))
 
-    def serve(version, *names, feed=inputs):
-        np.savez(tmp_path / "inputs.npz", **feed)
-        subprocess.run([sys.executable, "-c", SERVE_SCRIPT, str(out / "saved_model" / version),
-                        str(tmp_path / "inputs.npz"), *names], check=True, capture_output=True)
-        return dict(np.load(tmp_path / "inputs.npz.out.npz"))
-
+    # both versions served by one fresh process
+    np.savez(tmp_path / "ids.npz", input_ids=batch["input_ids"])
+    jobs = [{"name": "v3", "dir": str(out / "saved_model" / "3"), "inputs": str(tmp_path / "inputs.npz"),
+             "signatures": ["serving_default", "int64_serving"]},
+            {"name": "v4", "dir": str(out / "saved_model" / "4"), "inputs": str(tmp_path / "ids.npz"),
+             "signatures": ["only_ids"]}]
+    proc = subprocess.run([sys.executable, "-c", SERVE_SCRIPT, json.dumps(jobs), str(tmp_path / "served.npz")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    served = dict(np.load(tmp_path / "served.npz"))
+    assert len(served) == 3, sorted(served)
     expected = model(**batch).logits.numpy()
-    served = serve("3", "serving_default", "int64_serving")
     for name in ("serving_default", "int64_serving"):
-        np.testing.assert_allclose(served[name], expected, atol=1e-5, err_msg=name)
-    only_ids = serve("4", "only_ids", feed={"input_ids": batch["input_ids"]})["only_ids"]
-    np.testing.assert_allclose(only_ids, model(input_ids=batch["input_ids"]).logits.numpy(), atol=1e-5)
+        np.testing.assert_allclose(served[f"v3.{name}"], expected, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(served["v4.only_ids"], model(input_ids=batch["input_ids"]).logits.numpy(),
+                               atol=1e-5)
 
 
 def test_max_shard_size_writes_an_index_transformers_loads(reference_factory, tmp_path):

@@ -20,7 +20,9 @@ recomputation sees the forward pass's masks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
 
 import keras
 import tensorflow as tf
@@ -28,6 +30,25 @@ import tensorflow as tf
 from .chunk_loop import slice_chunk
 from .global_slots import GlobalSlots
 from .softmax_parts import SoftmaxPart, merge
+
+_ONLY_FOR_GRADIENT = contextvars.ContextVar("tf_longformer_chunks_only_for_gradient", default=False)
+
+
+@contextlib.contextmanager
+def traced_only_for_gradient() -> Iterator[None]:
+    """Within this context, `SlotChunks.attend` traces no forward loop: it returns zeros shaped like its
+    outputs, with its gradient unchanged.
+
+    For a forward pass traced only to be differentiated, whose output values nothing reads (the backward
+    branches of `global_tiers.run_branches`): `attend`'s gradient recomputes the chunks itself, and what the
+    callers do with its outputs (reshapes, gathers, `tf.where`) has gradients that do not read them. The loop
+    would be dead code in the program, traced for nothing.
+    """
+    token = _ONLY_FOR_GRADIENT.set(True)
+    try:
+        yield
+    finally:
+        _ONLY_FOR_GRADIENT.reset(token)
 
 
 class SlotChunks:
@@ -87,6 +108,7 @@ class SlotChunks:
         variables = [v for v, _ in self.state if keras.backend.is_float_dtype(v.dtype)]
         fixed = [(v, value) for v, value in self.state if not keras.backend.is_float_dtype(v.dtype)]
         count = len(inputs)
+        only_for_gradient = _ONLY_FOR_GRADIENT.get()
 
         def run(i, weights, fn, *args):
             """`fn(chunk i, *args)` with the variables as `weights` and a dropout seed of the chunk's own."""
@@ -109,12 +131,17 @@ class SlotChunks:
                 return [SoftmaxPart(*merge(part, run(i, weights, columns, *ins))),
                         table.write(i, run(i, weights, rows, *ins))]
 
-            table = tf.TensorArray(window_out.dtype, size=self.max_chunks, element_shape=row_shape)
-            part, table = self._loop(body, [SoftmaxPart(window_out, window_lse), table])
-            stacked = table.stack()  # (chunks, batch, size, ...)
-            joined = tf.transpose(stacked, [1, 0] + list(range(2, stacked.shape.rank)))
-            shape = tf.shape(joined)
-            table = tf.reshape(joined, tf.concat([shape[:1], [shape[1] * self.size], shape[3:]], axis=0))
+            if only_for_gradient:  # the gradient below reads neither output
+                part = SoftmaxPart(tf.zeros_like(window_out), window_lse)
+                table = tf.zeros(tf.concat([tf.shape(self.slots.positions)[:1], [self.max_chunks * self.size],
+                                            row_shape[2:]], axis=0), window_out.dtype)
+            else:
+                table = tf.TensorArray(window_out.dtype, size=self.max_chunks, element_shape=row_shape)
+                part, table = self._loop(body, [SoftmaxPart(window_out, window_lse), table])
+                stacked = table.stack()  # (chunks, batch, size, ...)
+                joined = tf.transpose(stacked, [1, 0] + list(range(2, stacked.shape.rank)))
+                shape = tf.shape(joined)
+                table = tf.reshape(joined, tf.concat([shape[:1], [shape[1] * self.size], shape[3:]], axis=0))
 
             def grad(d_out, d_table):
                 total = merged(ins, weights, SoftmaxPart(window_out, window_lse))  # recomputed, not kept

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from .global_chunks import SlotChunks
+from .global_chunks import SlotChunks, traced_only_for_gradient
 from .global_slots import GlobalSlots
 
 FEW = 16  # slots per chunk while the global rows are factored
@@ -141,7 +141,8 @@ def run_branches(slots: GlobalSlots, factored_limit: int,
                     own = [graph.capture(f) for f in floats]
                     with tf.GradientTape() as tape:
                         tape.watch(own)
-                        result = run(with_floats(own))
+                        with traced_only_for_gradient():  # no dead forward loop of the chunks
+                            result = run(with_floats(own))
                     return tape.gradient(result, own, output_gradients=graph.capture(d_out),
                                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
                 return backward

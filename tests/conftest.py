@@ -33,6 +33,9 @@ TINY_CONFIG = dict(
 # Special shapes, named by the tests that need them (overrides of TINY_CONFIG).
 PER_LAYER_WINDOWS = dict(attention_window=[8, 4, 8])  # windows that differ per layer (each divides the largest)
 NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+# For tests that trace a training program and do not check how layers combine: training traces every layer's
+# forward and backward on its own (the layer loop is for inference), so each layer adds tracing time only.
+ONE_LAYER = dict(num_hidden_layers=1)
 
 PT_CLASSES = {
     "TFLongformerModel": "LongformerModel",

@@ -25,12 +25,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tests.conftest import NO_DROPOUT, TINY_CONFIG  # noqa: E402
+from tests.conftest import NO_DROPOUT, ONE_LAYER, TINY_CONFIG  # noqa: E402
 
 # The test config without dropout: replicas draw other dropout masks than one device does, and the tests
-# compare the distributed weights with one device's. One layer (special shape): a training step runs each
-# layer on its own, so more layers add tracing time, not another case of how replicas combine gradients.
-CONFIG = {**TINY_CONFIG, **NO_DROPOUT, "num_hidden_layers": 1, "num_labels": 3}
+# compare the distributed weights with one device's.
+CONFIG = {**TINY_CONFIG, **NO_DROPOUT, **ONE_LAYER, "num_labels": 3}
 GLOBAL_BATCH = 8
 STEPS = 3
 

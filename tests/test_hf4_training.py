@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tf_longformer
+from tests.conftest import ONE_LAYER
 from tests.test_hf4_calls import REAL_SHAPE, batch_for
 from tests.test_hf4_model_api import TOKENIZER_DIR, _torch_logits, hub_recorder  # noqa: F401 (fixture)
 
@@ -24,10 +25,9 @@ def tokenizer():
 
 
 def _model(name, tokenizer, **overrides):
-    # one layer (special shape): training traces every layer on its own, and what these tests check (the
-    # transformers 4 training API around the model) does not depend on how many there are
+    # ONE_LAYER: what these tests check (the transformers 4 training API around the model) is the same for any
     config = tf_longformer.LongformerConfig(vocab_size=len(tokenizer), hidden_size=16, num_attention_heads=2,
-                                            **{**REAL_SHAPE, "num_hidden_layers": 1, **overrides})
+                                            **{**REAL_SHAPE, **ONE_LAYER, **overrides})
     keras.utils.set_random_seed(0)
     return getattr(tf_longformer, name)(config)
 

@@ -17,10 +17,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIT = """
 import numpy as np, keras, tensorflow as tf
 import tf_longformer
-from tests.conftest import TINY_CONFIG
-# one layer (special shape): the warning came from each layer's own graph, and tracing three costs three
+from tests.conftest import ONE_LAYER, TINY_CONFIG
 model = tf_longformer.TFLongformerForSequenceClassification(
-    tf_longformer.LongformerConfig(**{**TINY_CONFIG, "num_hidden_layers": 1}))
+    tf_longformer.LongformerConfig(**{**TINY_CONFIG, **ONE_LAYER}))  # the warning came from each layer's graph
 ids = np.random.default_rng(0).integers(3, 60, size=(2, 20)).astype(np.int32)
 glob = np.zeros_like(ids)
 glob[:, :2] = 1  # few global tokens: inference would pick the factored form of the global rows

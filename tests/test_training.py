@@ -19,7 +19,7 @@ import tensorflow as tf
 import torch
 
 import tf_longformer
-from tests.conftest import NO_DROPOUT, TINY_CONFIG
+from tests.conftest import NO_DROPOUT, ONE_LAYER, TINY_CONFIG
 from tests.test_parity import mc_batch, padded_batch, qa_batch
 from tf_longformer.data import bucket_lengths, make_bucketed_dataset
 
@@ -27,10 +27,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRAD_TOL = 1e-4
 # XLA fuses and reorders float32 reductions: per-step losses of a 4-step fit agree to this (relative).
 XLA_LOSS_RTOL = 1e-4
-# The real-checkpoint shape (one window, dropout 0.1) with one layer (special shape): a training step traces
-# every layer's forward and backward on its own (no layer loop under the tape), so each layer adds tracing time
-# and nothing the fit tests check; the gradients through several layers: test_gradients_match_pytorch.
-FIT_CONFIG = {**TINY_CONFIG, "num_hidden_layers": 1}
+# The real-checkpoint shape (one window, dropout 0.1) with ONE_LAYER; the gradients through several layers:
+# test_gradients_match_pytorch.
+FIT_CONFIG = {**TINY_CONFIG, **ONE_LAYER}
 
 
 # --- gradients vs transformers (PyTorch) ---------------------------------------------------------------
@@ -260,13 +259,12 @@ def test_fit_without_labels_or_loss_says_how_to_fix():
 @pytest.mark.slow
 # every head with its own loss (labels in the inputs); Keras losses on the heads whose `y` is not one tensor
 # of class ids per example (token labels, QA's two outputs) and on the bare encoder, which has no loss of its
-# own; both styles on the same head give the same curve (test_fit_both_styles_...). One layer: the heads' and
-# Keras' side of training is what varies here (the gradients through several layers: test_gradients_match_pytorch)
+# own; both styles on the same head give the same curve (test_fit_both_styles_...)
 @pytest.mark.parametrize("cls_name, style", [(cls, "hf") for cls in HEADS] + [
     ("TFLongformerForTokenClassification", "keras"), ("TFLongformerForQuestionAnswering", "keras"),
     ("TFLongformerModel", "keras")])
 def test_fit_every_head(cls_name, style, monkeypatch):
-    model = _fit_model(cls_name, num_hidden_layers=1)
+    model = _fit_model(cls_name)
     traces = Counter()
 
     def counted(step: str):
@@ -313,7 +311,7 @@ def test_xla_fit_follows_the_same_loss_curve_with_and_without_checkpointing():
     for name, jit, checkpointing, overrides in (("graph", False, False, NO_DROPOUT), ("xla", True, False, NO_DROPOUT),
                                                 ("xla+dropout", True, False, {}),
                                                 ("xla+dropout+ckpt", True, True, {})):
-        model = _fit_model("TFLongformerForTokenClassification", num_hidden_layers=1, **overrides)  # 4 compiles
+        model = _fit_model("TFLongformerForTokenClassification", **overrides)  # 4 compiles
         start = _same_weights(model, start)
         if checkpointing:
             model.gradient_checkpointing_enable()
@@ -483,7 +481,7 @@ def test_xla_train_step_compiles_once_per_bucket():
     """Every batch of a bucket has one shape: an XLA train step is traced (compiled) once per bucket. The step
     trains the head of a frozen encoder (a real use, and a program that compiles in seconds: the encoder's
     backward pass is what `test_xla_fit_follows_the_same_loss_curve...` compiles)."""
-    config = tf_longformer.LongformerConfig(**{**FIT_CONFIG, "num_hidden_layers": 1, "attention_window": 8})
+    config = tf_longformer.LongformerConfig(**{**FIT_CONFIG, "attention_window": 8})
     model = tf_longformer.TFLongformerForSequenceClassification(config)
     optimizer = keras.optimizers.SGD(0.1)
     head = model.classifier.trainable_variables
@@ -533,10 +531,9 @@ def test_finetune_notebook_runs_and_global_attention_wins(tmp_path):
 
 
 def test_chunked_rows_xla_gradients_match_pytorch(reference_factory):
-    """Under XLA the gradients flow through the chunk loops (while loops with a static trip count) too. One
-    layer (special shape): each layer has its own loops, and the training program compiles in a third of the
-    time."""
-    ref_model, folder = reference_factory("TFLongformerModel", num_hidden_layers=1, attention_query_chunk=12,
+    """Under XLA the gradients flow through the chunk loops (while loops with a static trip count) too (ONE_LAYER:
+    each layer has its own loops)."""
+    ref_model, folder = reference_factory("TFLongformerModel", **ONE_LAYER, attention_query_chunk=12,
                                           dense_row_chunk=10)
     model = tf_longformer.TFLongformerModel.from_pretrained(folder)
     batch = _labelled_batch("chunked")

@@ -132,12 +132,12 @@ class SlotChunks:
                         table.write(i, run(i, weights, rows, *ins))]
 
             if only_for_gradient:  # the gradient below reads neither output
-                part = SoftmaxPart(tf.zeros_like(window_out), window_lse)
+                out = tf.zeros_like(window_out)
                 table = tf.zeros(tf.concat([tf.shape(self.slots.positions)[:1], [self.max_chunks * self.size],
                                             row_shape[2:]], axis=0), window_out.dtype)
             else:
                 table = tf.TensorArray(window_out.dtype, size=self.max_chunks, element_shape=row_shape)
-                part, table = self._loop(body, [SoftmaxPart(window_out, window_lse), table])
+                (out, _), table = self._loop(body, [SoftmaxPart(window_out, window_lse), table])
                 stacked = table.stack()  # (chunks, batch, size, ...)
                 joined = tf.transpose(stacked, [1, 0] + list(range(2, stacked.shape.rank)))
                 shape = tf.shape(joined)
@@ -167,7 +167,7 @@ class SlotChunks:
                 d_window_lse = (tf.reduce_sum(tf.cast(d_out * window_out, tf.float32), -1, keepdims=True) - big_d) * share_w
                 return [d_window_out, d_window_lse, *sums]
 
-            return (part.out, table), grad
+            return (out, table), grad
 
         weights = [value for v, value in self.state if keras.backend.is_float_dtype(v.dtype)]
         return attend_all(window.out, window.lse, *inputs, *weights)

@@ -44,6 +44,7 @@ from .global_chunks import SlotChunks
 from .global_slots import GlobalSlots
 from .global_tiers import Branch, run_branches
 from .local_attention import local_rows, repeat_for_heads
+from .shapes import dims
 from .sliding_window import block_layout, skew_to_band, to_blocks
 from .softmax_parts import NEG, SoftmaxPart, attend, merge, share
 
@@ -144,15 +145,16 @@ class LongformerSelfAttention(keras.layers.Layer):
 
     def _heads(self, x: tf.Tensor) -> tf.Tensor:
         """`(batch, n, hidden)` → `(batch, heads, n, head_dim)`."""
-        shape = tf.shape(x)
-        out = tf.reshape(x, tf.stack([shape[0], shape[1], self.num_attention_heads, self.head_dim]))
+        batch, n, _ = dims(x)
+        out = tf.reshape(x, [batch, n, self.num_attention_heads, self.head_dim])
         out.set_shape([x.shape[0], x.shape[1], self.num_attention_heads, self.head_dim])
         return tf.transpose(out, [0, 2, 1, 3])
 
     def _merge_heads(self, x: tf.Tensor) -> tf.Tensor:
         """`(batch, heads, n, head_dim)` → `(batch, n, hidden)`."""
         x = tf.transpose(x, [0, 2, 1, 3])
-        return tf.reshape(x, tf.stack([tf.shape(x)[0], tf.shape(x)[1], self.hidden_size]))
+        batch, n, _, _ = dims(x)
+        return tf.reshape(x, [batch, n, self.hidden_size])
 
     def _flat_heads(self, x: tf.Tensor, length) -> tf.Tensor:
         """`(batch, heads, n, head_dim)` → `(batch*heads, length, head_dim)`, zero rows appended past `n`."""
@@ -299,7 +301,7 @@ class LongformerSelfAttention(keras.layers.Layer):
 
     def _local_output(self, out_flat, n):
         """`(bh, n', d)` → `(b, n, hidden)`."""
-        out = tf.reshape(out_flat, tf.stack([-1, self.num_attention_heads, tf.shape(out_flat)[1], self.head_dim]))
+        out = tf.reshape(out_flat, [-1, self.num_attention_heads, dims(out_flat)[1], self.head_dim])
         return self._merge_heads(out[:, :, :n])
 
     def _global_columns(self, query_flat, key, value, slots: GlobalSlots, padded_query, training):

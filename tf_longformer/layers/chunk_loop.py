@@ -26,25 +26,14 @@ from collections.abc import Callable, Sequence
 import tensorflow as tf
 
 from ..xla import in_xla_context
-
-
-def shape_with_length(x: tf.Tensor, length) -> tf.Tensor | list[int]:
-    """The shape of `x` with `length` entries on axis 1, every size spelled out (no -1, see `slice_chunk`).
-    The sizes known when traced are Python ints, not ops reading the shape: each op costs time to trace."""
-    batch, _, *rest = x.shape.as_list()
-    if None in rest:
-        return tf.concat([tf.shape(x)[:1], [length], tf.shape(x)[2:]], axis=0)
-    if batch is not None:
-        return [batch, length, *rest]
-    return tf.concat([tf.shape(x)[:1], [length, *rest]], axis=0)
+from .shapes import dims
 
 
 def slice_chunk(x: tf.Tensor, start, count: int) -> tf.Tensor:
     """Entries `start .. start + count` of axis 1 of `x`. The slice size is spelled out from the shape (no
     -1) so that XLA sees a constant size and emits one dynamic slice."""
-    rank = x.shape.rank
-    size = shape_with_length(x, count)
-    out = tf.slice(x, tf.stack([0, start] + [0] * (rank - 2)), size)
+    batch, _, *rest = dims(x)
+    out = tf.slice(x, tf.stack([0, start] + [0] * len(rest)), [batch, count, *rest])
     out.set_shape(x.shape[:1].concatenate([count]).concatenate(x.shape[2:]))
     return out
 
@@ -111,7 +100,8 @@ def map_chunks(part: Callable[[tf.Tensor], Sequence[tf.Tensor]], whole: Callable
         for array, x in zip(arrays, like, strict=True):
             stacked = array.stack()  # (iterations, batch, chunk, ...); the last chunk ends at the last entry
             perm = [1, 0] + list(range(2, x.shape.rank + 1))
-            leading = tf.reshape(tf.transpose(stacked[:-1], perm), shape_with_length(x, full))
+            batch, _, *rest = dims(x)
+            leading = tf.reshape(tf.transpose(stacked[:-1], perm), [batch, full, *rest])
             out = tf.concat([leading, stacked[-1][:, chunk - (count - full):]], axis=1)
             out.set_shape(x.shape)
             outputs.append(out)

@@ -18,15 +18,16 @@ from __future__ import annotations
 import tensorflow as tf
 
 from .chunk_loop import map_chunks, padded_to_one_chunk, slice_chunk
+from .shapes import dims
 from .sliding_window import band_mask, sliding_windows
 from .softmax_parts import SoftmaxPart, attend
 
 
 def repeat_for_heads(x: tf.Tensor, heads: int) -> tf.Tensor:
     """`(b, ...)` → `(b*heads, ...)`, each example's rows repeated for its heads."""
-    shape = tf.shape(x)
-    tiled = tf.broadcast_to(x[:, None], tf.concat([[shape[0], heads], shape[1:]], 0))
-    return tf.reshape(tiled, tf.concat([[-1], shape[1:]], 0))
+    batch, *rest = dims(x)
+    tiled = tf.broadcast_to(x[:, None], [batch, heads, *rest])
+    return tf.reshape(tiled, [-1, *rest])
 
 
 def _windows_at(padded: tf.Tensor, start, count: int, reach: int) -> tf.Tensor:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from .shapes import dims
+
 
 def block_layout(w: int) -> tuple[int, int]:
     """`(block size s, reach)` for a one-sided window `w`: blocks of `w / 2` queries seeing 2 blocks on
@@ -40,9 +42,8 @@ def band_mask(size: int, reach: int) -> np.ndarray:
 def to_blocks(x: tf.Tensor, size: int, axis: int) -> tf.Tensor:
     """Split sequence axis `axis` (length a multiple of `size`) into `(length // size, size)`."""
     axis = axis % x.shape.rank
-    shape = tf.shape(x)
-    new_shape = tf.concat([shape[:axis], [shape[axis] // size, size], shape[axis + 1:]], axis=0)
-    out = tf.reshape(x, new_shape)
+    sizes = dims(x)
+    out = tf.reshape(x, sizes[:axis] + [sizes[axis] // size, size] + sizes[axis + 1:])
     static = x.shape.as_list()
     blocks = None if static[axis] is None else static[axis] // size
     out.set_shape(static[:axis] + [blocks, size] + static[axis + 1:])

@@ -23,5 +23,5 @@ def dims(x: tf.Tensor) -> list:
     static = x.shape.as_list()
     if None not in static:
         return static
-    dynamic = tf.unstack(tf.shape(x), num=len(static))  # two ops for every size, where slicing is four each
+    dynamic = tf.unstack(tf.shape(x), num=len(static))  # two ops for all sizes; a slice is four per size
     return [dynamic[i] if size is None else size for i, size in enumerate(static)]

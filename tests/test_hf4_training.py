@@ -26,6 +26,7 @@ def tokenizer():
 
 def _model(name, tokenizer, **overrides):
     # ONE_LAYER: what these tests check (the transformers 4 training API around the model) is the same for any
+    # number of layers
     config = tf_longformer.LongformerConfig(vocab_size=len(tokenizer), hidden_size=16, num_attention_heads=2,
                                             **{**REAL_SHAPE, **ONE_LAYER, **overrides})
     keras.utils.set_random_seed(0)

@@ -158,8 +158,8 @@ class LongformerSelfAttention(keras.layers.Layer):
 
     def _flat_heads(self, x: tf.Tensor, length) -> tf.Tensor:
         """`(batch, heads, n, head_dim)` → `(batch*heads, length, head_dim)`, zero rows appended past `n`."""
-        n = x.shape[2] if x.shape[2] is not None else tf.shape(x)[2]
-        flat = tf.reshape(x, tf.stack([-1, n, self.head_dim]))
+        n = dims(x)[2]
+        flat = tf.reshape(x, [-1, n, self.head_dim])
         return tf.pad(flat, [[0, 0], [0, length - n], [0, 0]])
 
     def _dropout(self, training):
@@ -193,7 +193,7 @@ class LongformerSelfAttention(keras.layers.Layer):
         size, reach = self.block_size, self.block_reach
         scale = 1.0 / math.sqrt(self.head_dim)
         compute_dtype = hidden_states.dtype
-        n = hidden_states.shape[1] if hidden_states.shape[1] is not None else tf.shape(hidden_states)[1]
+        n = dims(hidden_states)[1]
         padded_n = n + (-n) % size  # a whole number of this layer's blocks
 
         def project(x):  # [b, n, hidden] x [hidden, hidden] -> [b, n, hidden], three times
@@ -283,7 +283,7 @@ class LongformerSelfAttention(keras.layers.Layer):
                                is_index_masked, padded_query, *, factored: bool, training):
         """`_global_part`'s output computed a chunk of slots at a time, as many chunks as the batch needs;
         `factored`: the form of the global rows."""
-        n = hidden_states.shape[1] if hidden_states.shape[1] is not None else tf.shape(hidden_states)[1]
+        n = dims(hidden_states)[1]
         if not chunks.size:  # no global token in the batch
             return self._local_output(window_out, n)
         keys_values = () if factored else self._global_keys_values(hidden_states)  # every token's, once

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from .chunk_loop import slice_chunk
 from .global_slots import GlobalSlots
+from .shapes import dims
 from .softmax_parts import SoftmaxPart, merge
 
 _ONLY_FOR_GRADIENT = contextvars.ContextVar("tf_longformer_chunks_only_for_gradient", default=False)
@@ -131,17 +132,16 @@ class SlotChunks:
                 return [SoftmaxPart(*merge(part, run(i, weights, columns, *ins))),
                         table.write(i, run(i, weights, rows, *ins))]
 
+            table_shape = [dims(self.slots.positions)[0], self.max_chunks * self.size, *row_shape[2:]]
             if only_for_gradient:  # the gradient below reads neither output
                 out = tf.zeros_like(window_out)
-                table = tf.zeros(tf.concat([tf.shape(self.slots.positions)[:1], [self.max_chunks * self.size],
-                                            row_shape[2:]], axis=0), window_out.dtype)
+                table = tf.zeros(table_shape, window_out.dtype)
             else:
                 table = tf.TensorArray(window_out.dtype, size=self.max_chunks, element_shape=row_shape)
                 (out, _), table = self._loop(body, [SoftmaxPart(window_out, window_lse), table])
                 stacked = table.stack()  # (chunks, batch, size, ...)
                 joined = tf.transpose(stacked, [1, 0] + list(range(2, stacked.shape.rank)))
-                shape = tf.shape(joined)
-                table = tf.reshape(joined, tf.concat([shape[:1], [shape[1] * self.size], shape[3:]], axis=0))
+                table = tf.reshape(joined, table_shape)
 
             def grad(d_out, d_table):
                 total = merged(ins, weights, SoftmaxPart(window_out, window_lse))  # recomputed, not kept

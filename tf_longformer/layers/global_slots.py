@@ -15,6 +15,7 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from ..xla import in_xla_context
+from .shapes import dims
 
 
 class GlobalSlots(NamedTuple):
@@ -37,8 +38,7 @@ class GlobalSlots(NamedTuple):
     @property
     def num_slots(self) -> tf.Tensor | int:
         """`G`: a Python int when static (XLA), else a scalar tensor."""
-        static = self.positions.shape[1]
-        return static if static is not None else tf.shape(self.positions)[1]
+        return dims(self.positions)[1]
 
     def largest_count(self) -> tf.Tensor:
         """The largest number of global tokens of an example in the batch (0 for an empty batch)."""

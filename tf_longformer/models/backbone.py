@@ -29,17 +29,13 @@ from ..layers.chunk_loop import traced_inference
 from ..layers.embeddings import LongformerEmbeddings
 from ..layers.global_slots import compute_global_slots
 from ..layers.layer_loop import call_layers_in_loop, runs_of_identical_layers
+from ..layers.shapes import dims
 from ..layers.transformer_layer import LongformerLayer
 from ..modeling_outputs import TFLongformerBaseModelOutputWithPooling
 
 
 def _call(layer, hidden_states, **kwargs):
     return layer(hidden_states, **kwargs)
-
-
-def _static_or_dynamic(tensor: tf.Tensor, axis: int):
-    dim = tensor.shape[axis]
-    return dim if dim is not None else tf.shape(tensor)[axis]
 
 
 class _BackboneInputs(NamedTuple):
@@ -201,8 +197,7 @@ class TFLongformerMainLayer(keras.layers.Layer):
                              ("token_type_ids", token_type_ids), ("position_ids", position_ids)):
             check_same_shape(shape_source, tensor, shape_name, name)
 
-        batch = _static_or_dynamic(shape_source, 0)
-        seq_len = _static_or_dynamic(shape_source, 1)
+        batch, seq_len = dims(shape_source)
         shape_source = check_not_empty(shape_source, batch, seq_len, shape_name)
         check_sequence_length(seq_len, c.max_sequence_length)
         shape = tf.shape(shape_source)

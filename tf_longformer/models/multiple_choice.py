@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from ..input_checks import InvalidInputError
+from ..layers.shapes import dims
 from ..losses import cross_entropy
 from ..modeling_outputs import TFLongformerMultipleChoiceModelOutput
 from .default_global_attention import question_global_attention_mask
@@ -21,8 +22,7 @@ def _flatten_choices(x):
     if x is None:
         return None
     x = tf.convert_to_tensor(x)
-    shape = tf.shape(x)
-    return tf.reshape(x, tf.concat([[-1], shape[2:]], axis=0))
+    return tf.reshape(x, [-1, *dims(x)[2:]])
 
 
 def _main_input(inputs: dict) -> tf.Tensor:
@@ -81,9 +81,8 @@ class TFLongformerForMultipleChoice(TFLongformerPreTrainedModel):
 
     def task_outputs(self, backbone_output, inputs, training) -> dict:
         source = _main_input(inputs)
-        num_choices = source.shape[1] if source.shape[1] is not None else tf.shape(source)[1]
         logits = self.classifier(self.dropout(backbone_output.pooler_output, training=training))
-        return {"logits": tf.reshape(logits, tf.stack([-1, num_choices]))}
+        return {"logits": tf.reshape(logits, [-1, dims(source)[1]])}
 
     def task_loss(self, outputs, targets):
         return cross_entropy(outputs["logits"], targets["labels"])
